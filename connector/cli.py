@@ -1,0 +1,46 @@
+"""The `cadence` command."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from connector import __version__
+
+# (module, attribute, name): commands live beside the concern they drive.
+_COMMANDS = [
+    ("connector.commands.config", "check_command", "check"),
+    ("connector.commands.config", "schema_command", "schema"),
+    ("connector.commands.preview", "preview_command", "preview"),
+    ("connector.commands.sync", "plan_command", "plan"),
+    ("connector.commands.sync", "sync_command", "sync"),
+    ("connector.commands.sync", "serve_command", "serve"),
+    ("connector.commands.sync", "status_command", "status"),
+]
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Exit codes: 0 success, 1 the run failed, 2 bad input (config, CSV, flags).",
+)
+@click.version_option(__version__, prog_name="cadence")
+def main() -> None:
+    """Persistent, not a pest: follow-up cadences for recruiters, synced into the CRM as tasks.
+
+    \b
+    Start here:
+      cadence check examples/recruiting.yaml        validate a cadence config
+      cadence preview examples/recruiting.yaml      the touches a silent contact would get
+      cadence sync examples/recruiting.yaml         one sync with the local CRM (no account)
+    """
+
+
+for _module, _attr, _name in _COMMANDS:
+    try:
+        main.add_command(getattr(importlib.import_module(_module), _attr), _name)
+    except (ImportError, AttributeError):  # pragma: no cover - a command still being built
+        pass
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Small shared pieces of the command line: exit codes, JSON output, user errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix: printed without a traceback, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class RunFailed(click.ClickException):
+    """The run could not do its job (CRM down, lock held...): exit code 1."""
+
+    exit_code = EXIT_RUN_FAILED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    raise (UserError if code == EXIT_BAD_INPUT else RunFailed)(message)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, frozenset | set | tuple):
+        return sorted(value) if isinstance(value, frozenset | set) else list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    """Stable JSON for machine output (sorted keys, ISO dates)."""
+    return json.dumps(data, default=_default, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+def echo_json(data: Any) -> None:
+    sys.stdout.write(dumps(data) + "\n")
+
+
+def parse_now(value: str | None) -> datetime:
+    """`--now` as an aware UTC datetime; default: the real clock (the shell's only clock)."""
+    from datetime import timezone
+
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--now: {value!r} is not an ISO 8601 date-time (e.g. 2026-03-02T09:00:00Z)")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)

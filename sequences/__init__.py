@@ -1,0 +1,1 @@
+"""crm-cadence: the pure cadence engine. No I/O, no clock, no network."""

@@ -1,0 +1,207 @@
+"""Business days, holidays and local windows, in the contact's own time zone.
+
+Every due time is worked out on the contact's wall clock and handed back in UTC. The zone
+comes from, in order: the contact's own zone, a zone inferred from the contact's country
+or phone number where that is unambiguous, then the config default. Never the server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as _holidays
+import phonenumbers
+from phonenumbers import timezone as _phone_tz
+
+from ._country_zones import COUNTRY_ZONE
+from .durations import Duration, Window
+from .records import Contact, Owner
+
+UTC = timezone.utc
+_SUPPORTED_COUNTRIES = frozenset(_holidays.list_supported_countries())
+MAX_SEARCH_DAYS = 400  # a calendar with no business day in this long is a config mistake
+
+
+@lru_cache(maxsize=4096)
+def zone_or_none(name: str) -> ZoneInfo | None:
+    if not name or "/" not in name and name != "UTC":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=65536)
+def _phone_facts(phone: str) -> tuple[str, str]:
+    """(country, zone) a phone number tells, each empty when unknown or ambiguous."""
+    if not phone or not phone.strip().startswith("+"):
+        return "", ""
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    country = phonenumbers.region_code_for_number(number) or ""
+    zones = [z for z in _phone_tz.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return (country if country != "ZZ" else ""), (zones[0] if len(zones) == 1 else "")
+
+
+def resolve_zone(contact: Contact, default_zone: str) -> tuple[str, str]:
+    """(IANA zone, where it came from: contact / country / phone / default)."""
+    if zone_or_none(contact.timezone):
+        return contact.timezone, "contact"
+    by_country = COUNTRY_ZONE.get(contact.country.upper()) if contact.country else None
+    if by_country:
+        return by_country, "country"
+    _, by_phone = _phone_facts(contact.phone)
+    if by_phone and zone_or_none(by_phone):
+        return by_phone, "phone"
+    return default_zone, "default"
+
+
+def resolve_country(contact: Contact, default_country: str) -> str:
+    country = contact.country.upper()
+    if country in _SUPPORTED_COUNTRIES:
+        return country
+    by_phone, _ = _phone_facts(contact.phone)
+    return by_phone if by_phone in _SUPPORTED_COUNTRIES else default_country
+
+
+@lru_cache(maxsize=1024)
+def _holiday_table(country: str, subdivision: str) -> _holidays.HolidayBase | None:
+    if country not in _SUPPORTED_COUNTRIES:
+        return None
+    try:
+        return _holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError:  # an unknown subdivision: the country's national holidays
+        return _holidays.country_holidays(country)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalCalendar:
+    """One contact's clock and business days (and their owner's days off)."""
+
+    zone_name: str
+    zone_source: str
+    country: str
+    subdivision: str
+    work_days: frozenset[int]
+    days_off: frozenset[date]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return _zone(self.zone_name)
+
+    def day_off_reason(self, day: date) -> str | None:
+        """Why `day` is not a business day, in words; None when it is one."""
+        if day.weekday() not in self.work_days:
+            return f"{day:%A} is not a work day"
+        table = _holiday_table(self.country, self.subdivision)
+        if table is not None:
+            name = table.get(day)
+            if name:
+                return f"{name} (public holiday, {self.country})"
+        if day in self.days_off:
+            return "the recruiter's day off"
+        return None
+
+    def add_business_days(self, day: date, count: int) -> tuple[date, tuple[str, ...]]:
+        """The `count`-th business day after `day`, and the days passed over that did not count."""
+        passed: list[str] = []
+        for _ in range(MAX_SEARCH_DAYS):
+            if count <= 0:
+                return day, tuple(passed)
+            day += timedelta(days=1)
+            reason = self.day_off_reason(day)
+            if reason is None:
+                count -= 1
+            else:
+                passed.append(f"skipped {day:%a %d %b %Y}: {reason}")
+        raise ValueError("no business day found within 400 days; check work_days")
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def next_slot(self, earliest: datetime, window: Window) -> tuple[datetime, tuple[str, ...]]:
+        """The first moment at or after `earliest` inside `window` on a business day.
+
+        Returns it in UTC with the reasons it was moved (skipped days by name).
+        """
+        zone = self.zone
+        local = earliest.astimezone(zone)
+        day, clock = local.date(), local.time().replace(tzinfo=None)
+        moves: list[str] = []
+        for _ in range(MAX_SEARCH_DAYS):
+            reason = self.day_off_reason(day)
+            if reason is not None:
+                moves.append(f"skipped {day:%a %d %b %Y}: {reason}")
+                day, clock = day + timedelta(days=1), window.start
+                continue
+            if clock < window.start:
+                clock = window.start
+            if clock >= window.end:
+                day, clock = day + timedelta(days=1), window.start
+                continue
+            candidate = datetime.combine(day, clock, tzinfo=zone)
+            utc = candidate.astimezone(UTC)
+            back = utc.astimezone(zone)
+            if (back.date(), back.time().replace(tzinfo=None)) != (day, clock):
+                # a wall-clock time that does not exist (DST gap): take the first real one
+                day, clock = back.date(), back.time().replace(tzinfo=None)
+                continue
+            return utc, tuple(moves)
+        raise ValueError("no allowed slot within 400 days; check work_days and windows")
+
+    def due_after(self, anchor: datetime, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
+        """Where a wait of `wait` from `anchor` lands, in `window`, on a business day."""
+        local = anchor.astimezone(self.zone)
+        if wait.unit == "hours" or wait.amount == 0:
+            return self.next_slot(anchor + timedelta(hours=wait.amount if wait.unit == "hours" else 0), window)
+        passed: tuple[str, ...] = ()
+        if wait.unit == "business_days":
+            day, passed = self.add_business_days(local.date(), wait.amount)
+        else:
+            day = local.date() + timedelta(days=wait.calendar_days)
+        due, moves = self.next_slot(datetime.combine(day, window.start, tzinfo=self.zone), window)
+        return due, passed + moves
+
+
+@lru_cache(maxsize=4096)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=65536)
+def _calendar(zone: str, source: str, country: str, subdivision: str, work_days: frozenset[int], days_off: frozenset[date]) -> LocalCalendar:
+    return LocalCalendar(zone, source, country, subdivision, work_days, days_off)
+
+
+def calendar_for(
+    contact: Contact,
+    owner: Owner | None,
+    *,
+    default_zone: str,
+    default_country: str,
+    default_subdivision: str,
+    work_days: frozenset[int],
+    extra_days_off: frozenset[date] = frozenset(),
+) -> LocalCalendar:
+    zone, source = resolve_zone(contact, default_zone)
+    country = resolve_country(contact, default_country)
+    subdivision = contact.subdivision.upper() if contact.subdivision else (default_subdivision if country == default_country else "")
+    days_off = (owner.days_off if owner else frozenset()) | extra_days_off
+    return _calendar(zone, source, country, subdivision, work_days, days_off)
+
+
+def in_window(moment: datetime, zone: ZoneInfo, window: Window) -> bool:
+    return window.contains(moment.astimezone(zone).time().replace(tzinfo=None))
+
+
+def local_day(moment: datetime, zone_name: str) -> date:
+    return moment.astimezone(_zone(zone_name)).date()
+
+
+

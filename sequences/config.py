@@ -1,0 +1,357 @@
+"""The cadence config: pydantic models for the YAML a recruiting team keeps in git.
+
+Validation here is pure. Reading files (the YAML itself, Markdown script bodies) is the
+shell's job: `connector.configfile` reads them and hands the text in.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import holidays as _holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .durations import Duration, Window, parse_duration, parse_window
+from .records import Channel, Outcome
+from .templates import check_template
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TCPA_CALL_WINDOW = "08:00-21:00"
+PRIORITIES = ("low", "medium", "high")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_timezone(value: str) -> str:
+    if not value:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        from difflib import get_close_matches
+
+        close = get_close_matches(value, sorted(available_timezones()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else " (use an IANA name such as 'Europe/Berlin')"
+        raise ValueError(f"unknown time zone {value!r}{hint}") from None
+    return value
+
+
+def _check_country(value: str) -> str:
+    if not value:
+        return value
+    code = value.upper()
+    if code not in _holidays.list_supported_countries():
+        raise ValueError(f"unknown or unsupported country code {value!r} (use ISO 3166-1 alpha-2, e.g. 'US', 'GB', 'DE')")
+    return code
+
+
+DurationText = Annotated[str, Field(description="e.g. '2 business days', '3 days', '1 week', '4 hours'", examples=["2 business days"])]
+WindowText = Annotated[str, Field(description="local wall-clock window 'HH:MM-HH:MM'", examples=["09:00-17:00"])]
+
+
+class Calendar(_Model):
+    """Defaults for every contact; each contact's own zone and country win when known."""
+
+    timezone: str = Field("America/New_York", description="IANA zone used when a contact's zone cannot be found")
+    country: str = Field("US", description="ISO country code for holidays when a contact's country is unknown")
+    subdivision: str = Field("", description="state/region code for regional holidays, e.g. 'CA' or 'BY'")
+    work_days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = ("mon", "tue", "wed", "thu", "fri")
+    working_hours: WindowText = "09:00-17:00"
+    owner_days_off: dict[str, list[date]] = Field(default_factory=dict, description="owner id -> dates the owner is off")
+
+    _tz = field_validator("timezone")(lambda cls, v: _check_timezone(v))
+    _cc = field_validator("country")(lambda cls, v: _check_country(v))
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        parse_window(v)
+        return v
+
+    @field_validator("work_days")
+    @classmethod
+    def _days(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("at least one work day is needed")
+        return v
+
+    @cached_property
+    def hours(self) -> Window:
+        return parse_window(self.working_hours)
+
+    @cached_property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(d) for d in self.work_days)
+
+
+class Channels(_Model):
+    """Per-channel windows (contact-local). Calls can never leave 08:00-21:00."""
+
+    call: WindowText = Field(TCPA_CALL_WINDOW, description="narrowed to fit inside 08:00-21:00 (TCPA calling hours)")
+    email: WindowText | None = Field(None, description="default: the calendar's working hours")
+    linkedin: WindowText | None = None
+    meeting: WindowText | None = None
+    todo: WindowText | None = None
+
+    @model_validator(mode="after")
+    def _windows(self) -> "Channels":
+        for name in ("call", "email", "linkedin", "meeting", "todo"):
+            value = getattr(self, name)
+            if value is not None:
+                parse_window(value)
+        return self
+
+
+class TouchBudget(_Model):
+    touches: int = Field(4, ge=1, description="at most this many touches...")
+    per: DurationText = Field("14 days", description="...in any rolling window this long")
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, v: str) -> str:
+        d = parse_duration(v)
+        if d.unit not in ("days", "weeks"):
+            raise ValueError("the budget window is counted in days or weeks")
+        return v
+
+
+class Guards(_Model):
+    """Rules every proposed task must pass. A guard moves or skips a task, and says why."""
+
+    min_gap: DurationText = Field("1 day", description="least time between two touches of one contact")
+    touch_budget: TouchBudget = Field(default_factory=TouchBudget)
+    daily_capacity: int = Field(50, ge=1, description="tasks per recruiter per day; overflow moves to the next day")
+    owner_capacity: dict[str, int] = Field(default_factory=dict, description="owner id -> tasks per day")
+
+    @field_validator("min_gap")
+    @classmethod
+    def _gap(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+OutcomeName = Literal[
+    "no_response", "replied", "connected", "meeting_booked", "not_now", "do_not_contact",
+    "referral", "wrong_person", "bounced", "opted_out",
+]
+Action = Literal["continue", "finish", "snooze", "exit"]
+
+DEFAULT_ACTIONS: dict[str, str] = {
+    "no_response": "continue",
+    "replied": "finish",
+    "connected": "finish",
+    "meeting_booked": "finish",
+    "not_now": "snooze",
+    "do_not_contact": "exit",
+    "referral": "continue",
+    "wrong_person": "exit",
+    "bounced": "continue",
+    "opted_out": "exit",
+}
+
+
+class OutcomeMapping(_Model):
+    """How CRM data recruiters already keep turns into outcomes."""
+
+    lead_status: dict[str, OutcomeName] = Field(
+        default_factory=lambda: {"BAD_TIMING": "not_now", "UNQUALIFIED": "do_not_contact", "CONNECTED": "connected"},
+        description="CRM lead status value -> outcome (applies when the status changes after enrollment)",
+    )
+    reply_finishes: bool = Field(True, description="a reply recorded after enrollment is the 'replied' outcome")
+    meeting_finishes: bool = Field(True, description="a meeting booked after enrollment is 'meeting_booked'")
+
+
+class Condition(_Model):
+    """One test on a contact property. Exactly one operator per condition."""
+
+    property: str = Field(description="a contact field (first_name, country, lead_status...) or a raw CRM property")
+    equals: str | None = None
+    not_equals: str | None = None
+    in_: list[str] | None = Field(None, alias="in")
+    not_in: list[str] | None = None
+    exists: bool | None = None
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> "Condition":
+        ops = [n for n in ("equals", "not_equals", "in_", "not_in", "exists", "contains") if getattr(self, n) is not None]
+        if len(ops) != 1:
+            raise ValueError("give exactly one of: equals, not_equals, in, not_in, exists, contains")
+        return self
+
+
+class Rule(_Model):
+    """All of `all` and at least one of `any` (when given) must hold."""
+
+    all: list[Condition] = Field(default_factory=list)
+    any: list[Condition] = Field(default_factory=list)
+
+
+SkipName = Literal["no_phone", "no_email", "no_linkedin"]
+
+
+class Objection(_Model):
+    objection: str
+    answer: str
+
+
+class Script(_Model):
+    """What the recruiter sees in the task: a subject, a body, answers to objections."""
+
+    subject: str = Field(description="template; variables like {{contact.first_name}}")
+    body: str = Field("", description="template (Markdown); or use body_file")
+    body_file: str | None = Field(None, description="a Markdown file beside the config holding the body")
+    objections: list[Objection] = Field(default_factory=list)
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        check_template(v)
+        return v
+
+
+class Step(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="stable name; part of the task key")
+    channel: Channel
+    wait: DurationText = Field("0 days", description="after the previous step's task is completed (or enrollment)")
+    window: WindowText | None = Field(None, description="narrows the channel window for this step")
+    priority: Literal["low", "medium", "high"] = "medium"
+    script: str | None = Field(None, description="id of an entry under `scripts`")
+    subject: str | None = Field(None, description="inline subject when no script is named")
+    body: str | None = None
+    skip_if: list[SkipName | Condition] = Field(
+        default_factory=list, description="no_phone / no_email / no_linkedin or property conditions"
+    )
+
+    @field_validator("wait")
+    @classmethod
+    def _wait(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_window(v)
+        return v
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_template(v)
+        return v
+
+    @model_validator(mode="after")
+    def _has_text(self) -> "Step":
+        if not self.script and not self.subject:
+            raise ValueError("a step needs a `script` or a `subject`")
+        return self
+
+    @cached_property
+    def wait_duration(self) -> Duration:
+        return parse_duration(self.wait)
+
+
+class NotNow(_Model):
+    snooze: DurationText = Field("90 days", description="cool-off before re-engaging")
+    reengage_into: str | None = Field(None, description="cadence to re-engage into; default: this one again")
+
+    @field_validator("snooze")
+    @classmethod
+    def _snooze(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class Cadence(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    version: int = Field(1, ge=1, description="bump when steps change; see version_policy")
+    description: str = ""
+    enroll_when: Rule | None = Field(None, description="contacts matching this enroll; none: only by re-engage/referral")
+    steps: list[Step] = Field(min_length=1)
+    exit_when: Rule | None = Field(None, description="an enrolled contact matching this exits")
+    on: dict[OutcomeName, Action] = Field(default_factory=dict, description="outcome -> continue/finish/snooze/exit")
+    not_now: NotNow = Field(default_factory=NotNow)
+    referral_cadence: str | None = Field(None, description="cadence that names given by this cadence's contacts enter")
+    version_policy: Literal["migrate", "finish"] = Field(
+        "migrate",
+        description="contacts enrolled in an older version: 'migrate' continues at the same step id in the new "
+        "version; 'finish' lets them finish their open step and then ends the enrollment",
+    )
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> "Cadence":
+        seen: set[str] = set()
+        for s in self.steps:
+            if s.id in seen:
+                raise ValueError(f"step id {s.id!r} is used twice")
+            seen.add(s.id)
+        return self
+
+    def action_for(self, outcome: Outcome) -> str:
+        return self.on.get(outcome.value, DEFAULT_ACTIONS[outcome.value])
+
+
+class CRMSettings(BaseModel):
+    """Which CRM; the rest of the keys belong to that CRM's plugin (checked by it)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str = Field("local", description="an installed CRM plugin: local, hubspot, ...")
+
+
+class Config(_Model):
+    version: Literal[1] = Field(1, description="config format version")
+    account: str = Field("", description="CRM account id for task keys; default: the CRM's own")
+    crm: CRMSettings = Field(default_factory=CRMSettings)
+    state: str | None = Field(None, description="SQLite file (default: cadence-state.sqlite beside the config)")
+    calendar: Calendar = Field(default_factory=Calendar)
+    channels: Channels = Field(default_factory=Channels)
+    guards: Guards = Field(default_factory=Guards)
+    outcomes: OutcomeMapping = Field(default_factory=OutcomeMapping)
+    referral_thanks: bool = Field(True, description="create a thank-you task for whoever gave a referral")
+    scripts: dict[str, Script] = Field(default_factory=dict)
+    cadences: list[Cadence] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        ids = [c.id for c in self.cadences]
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if dupes:
+            raise ValueError(f"cadence id {sorted(dupes)[0]!r} is used twice")
+        known = set(ids)
+        for c in self.cadences:
+            for target, where in ((c.not_now.reengage_into, "not_now.reengage_into"), (c.referral_cadence, "referral_cadence")):
+                if target and target not in known:
+                    raise ValueError(_unknown("cadence", target, known, f"cadence {c.id!r} {where}"))
+            for s in c.steps:
+                if s.script and s.script not in self.scripts:
+                    raise ValueError(_unknown("script", s.script, set(self.scripts), f"cadence {c.id!r} step {s.id!r}"))
+        return self
+
+    def cadence(self, cadence_id: str) -> Cadence | None:
+        return next((c for c in self.cadences if c.id == cadence_id), None)
+
+
+def _unknown(kind: str, name: str, known: set[str], where: str) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(known)) or 'none'})"
+    return f"{where}: unknown {kind} {name!r}{hint}"
+
+
+def json_schema() -> dict[str, Any]:
+    """The config's JSON Schema, for editors (`cadence schema`)."""
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "crm-cadence config"
+    return schema
+

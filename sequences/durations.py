@@ -1,0 +1,85 @@
+"""Waits and windows as people write them: "2 business days", "1 week", "09:00-12:00"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+
+_UNITS = {
+    "business day": "business_days",
+    "business days": "business_days",
+    "workday": "business_days",
+    "workdays": "business_days",
+    "day": "days",
+    "days": "days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "hour": "hours",
+    "hours": "hours",
+}
+_DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z ]+?)\s*$")
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    amount: int
+    unit: str  # business_days, days, weeks, hours
+
+    def __str__(self) -> str:
+        label = {"business_days": "business day", "days": "day", "weeks": "week", "hours": "hour"}[self.unit]
+        return f"{self.amount} {label}{'' if self.amount == 1 else 's'}"
+
+    @property
+    def calendar_days(self) -> int:
+        """The length in calendar days for day and week units (0 for hours)."""
+        return {"days": self.amount, "weeks": 7 * self.amount}.get(self.unit, 0)
+
+
+def parse_duration(text: str | int) -> Duration:
+    """Parse "2 business days", "1 week", "3 days", "4 hours" (a bare number means days)."""
+    if isinstance(text, bool):
+        raise ValueError(f"expected a duration like '2 business days', got {text!r}")
+    if isinstance(text, int):
+        text = f"{text} days"
+    match = _DURATION.match(str(text).lower())
+    unit = _UNITS.get(match.group(2)) if match else None
+    if not match or unit is None:
+        raise ValueError(
+            f"{text!r} is not a duration; write e.g. '2 business days', '3 days', '1 week' or '4 hours'"
+        )
+    return Duration(int(match.group(1)), unit)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A daily window in local wall-clock time, start inclusive, end exclusive."""
+
+    start: time
+    end: time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+    def intersect(self, other: "Window") -> "Window | None":
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        return Window(start, end) if start < end else None
+
+
+def parse_window(text: str) -> Window:
+    """Parse "09:00-17:00" (24-hour clock, local time)."""
+    match = _WINDOW.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a window; write e.g. '09:00-17:00'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"{text!r} has an impossible time of day")
+    start = time(h1, m1)
+    end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+    if start >= end:
+        raise ValueError(f"{text!r} ends before it starts; windows cannot cross midnight")
+    return Window(start, end)
