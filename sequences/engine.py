@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 from .calendar import LocalCalendar, calendar_for, local_day, zone_or_none
 from .config import TCPA_CALL_WINDOW, WEEKDAYS, Cadence, Config, Rule, Step
-from .durations import Window, parse_duration, parse_window
+from .durations import Duration, Window, parse_duration, parse_window
 from .guards import Proposal, place
 from .outcomes import detect_outcome
 from .records import (
@@ -78,6 +78,7 @@ class _Run:
     min_gap: timedelta = field(init=False)
     budget: tuple[int, timedelta] = field(init=False)
     referral_cadence: str | None = field(init=False)
+    _placements: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -97,6 +98,24 @@ class _Run:
         self.min_gap = timedelta(hours=gap.amount) if gap.unit == "hours" else timedelta(days=max(gap.calendar_days, gap.amount))
         self.budget = (cfg.guards.touch_budget.touches, timedelta(days=parse_duration(cfg.guards.touch_budget.per).calendar_days))
         self.referral_cadence = next((c.referral_cadence for c in cfg.cadences if c.referral_cadence), None)
+
+    def placement(self, proposal: Proposal, anchor: datetime, wait: Duration, has_touches: bool) -> tuple[datetime, tuple[str, ...]]:
+        """Where a step lands: the wait on the contact's calendar, then the guards.
+
+        Contacts with no touch history that share a calendar, window and anchor land in
+        the same place, so that case is remembered (a bounded memo: results are pure).
+        """
+        memo_key = (proposal.calendar, proposal.window, anchor, wait)
+        if not has_touches and memo_key in self._placements:
+            return self._placements[memo_key]
+        earliest, passed = proposal.calendar.due_after(anchor, wait, proposal.window)
+        due, moves = place(earliest, proposal)
+        result = (due, passed + moves)
+        if not has_touches:
+            if len(self._placements) > 50_000:
+                self._placements.clear()
+            self._placements[memo_key] = result
+        return result
 
     def window_for(self, step: Step) -> Window:
         base = self.windows[step.channel]
@@ -370,9 +389,8 @@ class _Contact:
         run, c = self.run, self.contact
         calendar = run.calendar(c)
         window = run.window_for(step)
-        earliest, passed = calendar.due_after(anchor, step.wait_duration, window)
         proposal = self._proposal(calendar, window)
-        due, moves = place(earliest, proposal)
+        due, moves = run.placement(proposal, anchor, step.wait_duration, bool(self.state.touches))
         key = task_key(run.account, c.id, cadence.id, cadence.version, e.seq, step.id)
         subject, body = render_task_text(
             run.config, cadence, index, step, c, run.owners.get(c.owner_id), self.state.referrer, None
@@ -380,7 +398,7 @@ class _Contact:
         after = "after enrolling" if index == 0 else "after the previous step was done"
         reason = f"step {index + 1}/{len(cadence.steps)} of {cadence.name!r}: {step.wait} {after}"
         self._add_task(key, e, cadence, index, step.id, step.channel, step.priority, due, calendar,
-                       subject, body, reason, passed + moves, proposal)
+                       subject, body, reason, moves, proposal)
         self._put(replace(e, step_index=index, open_task_key=key, anchor_at=anchor))
 
     def _proposal(self, calendar: LocalCalendar, window: Window) -> Proposal:
