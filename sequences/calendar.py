@@ -150,7 +150,8 @@ class LocalCalendar:
             back = utc.astimezone(zone)
             if (back.date(), back.time().replace(tzinfo=None)) != (day, clock):
                 # a wall-clock time that does not exist (DST gap): take the first real one
-                day, clock = back.date(), back.time().replace(tzinfo=None)
+                first = _gap_end(candidate, zone)
+                day, clock = first.date(), first.time().replace(tzinfo=None)
                 continue
             return utc, tuple(moves)
         raise ValueError("no allowed slot within 400 days; check work_days and windows")
@@ -167,6 +168,21 @@ class LocalCalendar:
             day = local.date() + timedelta(days=wait.calendar_days)
         due, moves = self.next_slot(datetime.combine(day, window.start, tzinfo=self.zone), window)
         return due, passed + moves
+
+
+def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The first real local minute after a nonexistent wall-clock time (the DST gap's end)."""
+    lo = wall.replace(fold=1).astimezone(UTC)  # read with the later offset: before the switch
+    hi = wall.replace(fold=0).astimezone(UTC)  # read with the earlier offset: after the switch
+    late = hi.astimezone(zone).utcoffset()
+    lo_min, hi_min = 0, int((hi - lo).total_seconds() // 60)
+    while lo_min < hi_min:  # the first minute whose offset is already the new one
+        mid = (lo_min + hi_min) // 2
+        if (lo + timedelta(minutes=mid)).astimezone(zone).utcoffset() == late:
+            hi_min = mid
+        else:
+            lo_min = mid + 1
+    return (lo + timedelta(minutes=lo_min)).astimezone(zone)
 
 
 @lru_cache(maxsize=4096)

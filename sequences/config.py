@@ -332,9 +332,24 @@ class Config(_Model):
                 if target and target not in known:
                     raise ValueError(_unknown("cadence", target, known, f"cadence {c.id!r} {where}"))
             for s in c.steps:
+                if s.window and self.channel_window(s.channel).intersect(parse_window(s.window)) is None:
+                    raise ValueError(
+                        f"cadence {c.id!r} step {s.id!r}: window {s.window} does not overlap the "
+                        f"{s.channel.value} window {self.channel_window(s.channel)}"
+                    )
                 if s.script and s.script not in self.scripts:
                     raise ValueError(_unknown("script", s.script, set(self.scripts), f"cadence {c.id!r} step {s.id!r}"))
         return self
+
+    def channel_window(self, channel: Channel) -> Window:
+        """The contact-local window a channel's tasks may fall in (calls always inside 08:00-21:00)."""
+        hours = parse_window(self.calendar.working_hours)
+        if channel is Channel.CALL:
+            tcpa = parse_window(TCPA_CALL_WINDOW)
+            call = parse_window(self.channels.call) if "call" in self.channels.model_fields_set else hours
+            return call.intersect(tcpa) or tcpa
+        own = getattr(self.channels, channel.value)
+        return parse_window(own) if own else hours
 
     def cadence(self, cadence_id: str) -> Cadence | None:
         return next((c for c in self.cadences if c.id == cadence_id), None)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from itertools import islice
 from typing import Iterable, Iterator
 
 from .calendar import LocalCalendar, calendar_for, local_day, zone_or_none
-from .config import TCPA_CALL_WINDOW, WEEKDAYS, Cadence, Config, Rule, Step
+from .calendar import _zone as _owner_tz
+from .config import WEEKDAYS, Cadence, Config, Rule, Step
 from .durations import Duration, Window, parse_duration, parse_window
 from .guards import Proposal, place
 from .outcomes import detect_outcome
@@ -83,17 +84,7 @@ class _Run:
     def __post_init__(self) -> None:
         cfg = self.config
         self.work_days = frozenset(WEEKDAYS.index(d) for d in cfg.calendar.work_days)
-        hours = parse_window(cfg.calendar.working_hours)
-        tcpa = parse_window(TCPA_CALL_WINDOW)
-        ch = cfg.channels
-        call = parse_window(ch.call) if "call" in ch.model_fields_set else hours
-        self.windows = {
-            Channel.CALL: call.intersect(tcpa) or tcpa,
-            Channel.EMAIL: parse_window(ch.email) if ch.email else hours,
-            Channel.LINKEDIN: parse_window(ch.linkedin) if ch.linkedin else hours,
-            Channel.MEETING: parse_window(ch.meeting) if ch.meeting else hours,
-            Channel.TODO: parse_window(ch.todo) if ch.todo else hours,
-        }
+        self.windows = {channel: cfg.channel_window(channel) for channel in Channel}
         gap = parse_duration(cfg.guards.min_gap)
         self.min_gap = timedelta(hours=gap.amount) if gap.unit == "hours" else timedelta(days=max(gap.calendar_days, gap.amount))
         self.budget = (cfg.guards.touch_budget.touches, timedelta(days=parse_duration(cfg.guards.touch_budget.per).calendar_days))
@@ -119,7 +110,7 @@ class _Run:
 
     def window_for(self, step: Step) -> Window:
         base = self.windows[step.channel]
-        if step.window:
+        if step.window:  # the config check guarantees the two overlap
             return base.intersect(parse_window(step.window)) or base
         return base
 
@@ -428,6 +419,9 @@ class _Contact:
     def _thank_referrers(self) -> None:
         """A thank-you task to whoever gave us a name, when nothing else is open for them."""
         pending = self._pending_thanks()
+        c = self.contact
+        if pending and (c.do_not_contact or "all" in c.opted_out or "todo" in c.opted_out or c.deleted or c.merged_into):
+            return  # never a thank-you to someone who asked not to be contacted
         if not pending or self.drafts or self._open_task() is not None:
             if pending and not self.drafts:
                 self._note("hold", "thanks", "thank-you waits for the open task to be done")
@@ -465,8 +459,10 @@ def _apply_capacity(run: _Run, contacts: Iterable[_Contact]) -> None:
         for _ in range(400):
             if run.load.get((task.owner_id, day.isoformat()), 0) < cap:
                 break
+            if _ == 399:
+                raise ValueError(f"no day with spare capacity for owner {task.owner_id} within 400 days")
             moves.append(f"capacity: {task.owner_id} already has {cap} tasks on {day:%a %d %b %Y}")
-            next_day = datetime.combine(day + timedelta(days=1), draft.proposal.window.start, tzinfo=draft.calendar.zone)
+            next_day = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=_owner_tz(zone))
             due, more = place(max(next_day, due), draft.proposal)
             moves.extend(more)
             day = local_day(due, zone)
