@@ -1,0 +1,316 @@
+"""The HubSpot CRM adapter: contacts in, follow-up tasks out, progress back.
+
+Reading: the list API at 100 a page on a first run; later runs search on
+`lastmodifieddate` (with an overlap) at 200 a page, keyset-paged on `hs_object_id` so the
+10,000-result search cap never stops or loops a sync. Writing: batch create at 100 a
+request, each task associated with its contact inline (type 204) and carrying its task
+key in a task property and an `objectWriteTraceId`, so a 207 maps each failure to its task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from hubspot import HubSpot
+from hubspot.crm.contacts import PublicObjectSearchRequest
+from hubspot.crm.objects.tasks import (
+    AssociationSpec,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputForCreate,
+)
+from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TaskSearchRequest
+from urllib3.util.retry import Retry
+
+from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteResult
+from sequences.records import CloseTask, CreateTask, Owner, TaskState
+
+from .http import Caller, Throttle, WriteOutcomeUnknown
+from .mapping import TASK_PROPERTIES, contact_properties, task_properties, to_contact, to_owner, to_task_state
+from .settings import TIERS, HubSpotSettings, Secret, load_settings
+
+log = logging.getLogger("cadence.hubspot")
+
+TASK_TO_CONTACT = 204
+PAGE = 100
+SEARCH_PAGE = 200
+BATCH = 100
+SEARCH_LAG_SECONDS = 60.0
+
+
+class HubSpotCRM:
+    """A HubSpot portal, through `hubspot-api-client`."""
+
+    name = "hubspot"
+    capabilities = Capabilities(
+        incremental_contacts=True, incremental_tasks=True, max_batch=BATCH,
+        search_lag_seconds=SEARCH_LAG_SECONDS, task_outcomes=False, lead_status=True,
+    )
+
+    def __init__(self, settings: HubSpotSettings, token: Secret, base_url: str, *,
+                 sleep: Callable[[float], None] = time.sleep, backoff: float = 1.0) -> None:
+        self.settings = settings
+        self.base_url = base_url
+        self._token = token
+        per_10s, search_per_s = TIERS[settings.tier]
+        self.throttle = Throttle(per_10s, search_per_s, settings.throttle_share, sleep=sleep)
+        self.call = Caller(self.throttle, timeout=settings.request_timeout, max_retries=settings.max_retries,
+                           backoff=backoff, sleep=sleep)
+        client = HubSpot(access_token=token.reveal(), host=base_url, base_url=base_url,
+                         retry=Retry(total=0, read=False, connect=False, status=False, redirect=False))
+        # every accessor builds a new ApiClient and pool: build each once
+        self._contacts = client.crm.contacts.basic_api
+        self._contact_search = client.crm.contacts.search_api
+        self._contact_batch = client.crm.contacts.batch_api
+        self._tasks = client.crm.objects.tasks.basic_api
+        self._task_batch = client.crm.objects.tasks.batch_api
+        self._task_search = client.crm.objects.tasks.search_api
+        self._owners = client.crm.owners.owners_api
+        self._properties = client.crm.properties.core_api
+        self._groups = client.crm.properties.groups_api
+        self._assoc = client.crm.associations.v4.batch_api
+        self._props = contact_properties(settings.properties, settings.extra_properties)
+        self._owners_cache: list[Owner] | None = None
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
+                    **kw: Any) -> "HubSpotCRM":
+        """Build from the config's `crm:` keys; the token comes from the environment only."""
+        settings, token, base_url = load_settings(raw, env)
+        return cls(settings, token, base_url, **kw)
+
+    def __repr__(self) -> str:
+        return f"HubSpotCRM(base_url={self.base_url!r}, tier={self.settings.tier!r})"
+
+    @property
+    def requests_made(self) -> int:
+        return self.call.requests
+
+    # ------------------------------------------------------------------ account
+    def account_id(self) -> str:
+        return f"hubspot:{self.base_url.split('//')[-1]}"
+
+    def close(self) -> None:
+        pass
+
+    # ----------------------------------------------------------------- contacts
+    def read_contacts(self, ctx: ReadContext) -> Iterator[ContactBatch]:
+        props = sorted(set(self._props) | set(ctx.properties))
+        if ctx.since is None:
+            yield from self._list_contacts(props)
+        else:
+            yield from self._search_contacts(props, ctx.since - timedelta(minutes=self.settings.overlap_minutes))
+
+    def _list_contacts(self, props: list[str]) -> Iterator[ContactBatch]:
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.call(self._contacts.get_page, limit=PAGE, after=after, properties=props, archived=False)
+            yield ContactBatch([to_contact(o.id, o.properties or {}, self.settings.properties) for o in page.results])
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return
+            if after in seen:
+                raise RuntimeError(f"HubSpot contact paging loop detected at cursor {after!r}")
+            seen.add(after)
+
+    def _search_contacts(self, props: list[str], since: datetime) -> Iterator[ContactBatch]:
+        for results in self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate", since, props):
+            yield ContactBatch([to_contact(o.id, o.properties or {}, self.settings.properties) for o in results])
+
+    def _keyset_search(self, api: Any, request_type: Any, modified: str, since: datetime, props: list[str],
+                       extra_filters: Sequence[dict[str, Any]] = ()) -> Iterator[list[Any]]:
+        """Search pages ordered by id, restarting from the last id seen instead of paging deep."""
+        last_id = 0
+        while True:
+            filters = [{"propertyName": modified, "operator": "GTE", "value": str(int(since.timestamp() * 1000))},
+                       {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}, *extra_filters]
+            request = request_type(
+                filter_groups=[{"filters": filters}],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=props, limit=SEARCH_PAGE,
+            )
+            page = self.call(api.do_search, public_object_search_request=request, search=True)
+            if page.results:
+                yield page.results
+            if not (page.paging and page.paging.next) or len(page.results) < SEARCH_PAGE:
+                return
+            next_id = int(page.results[-1].id)
+            if next_id <= last_id:
+                raise RuntimeError("HubSpot search paging loop detected")
+            last_id = next_id
+
+    # -------------------------------------------------------------------- tasks
+    def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
+        key_prop = self.settings.key_property
+        props = TASK_PROPERTIES + [key_prop]
+        floor = (since - timedelta(minutes=self.settings.overlap_minutes)) if since else datetime(1970, 1, 2).astimezone()
+        mine = [{"propertyName": key_prop, "operator": "HAS_PROPERTY"}]
+        for results in self._keyset_search(self._task_search, TaskSearchRequest, "hs_lastmodifieddate", floor, props, mine):
+            for obj in results:
+                state = to_task_state(obj.id, obj.properties or {}, key_prop, "")
+                if state is not None:
+                    yield state
+
+    def check_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
+        """Batch-read known tasks by id (100 a request): deleted ones come back DELETED."""
+        key_prop = self.settings.key_property
+        items = list(ids.items())
+        from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        for start in range(0, len(items), BATCH):
+            chunk = dict(items[start:start + BATCH])
+            by_id = {crm_id: key for key, crm_id in chunk.items()}
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i) for i in by_id], properties=TASK_PROPERTIES + [key_prop])
+            page = self.call(self._task_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
+            found = set()
+            for obj in page.results or []:
+                found.add(str(obj.id))
+                state = to_task_state(obj.id, obj.properties or {}, key_prop, "")
+                if state is not None:
+                    yield state
+            for crm_id in set(by_id) - found:
+                yield to_task_state(crm_id, {key_prop: by_id[crm_id]}, key_prop, "", archived=True)
+
+    def create_tasks(self, tasks: Sequence[CreateTask]) -> list[WriteResult]:
+        if len(tasks) > BATCH:
+            raise ValueError(f"at most {BATCH} tasks per batch")
+        if not tasks:
+            return []
+        known_owners = {o.id for o in self.list_owners()}
+        inputs = [
+            SimplePublicObjectBatchInputForCreate(
+                properties=task_properties(t, self.settings.key_property, known_owners),
+                associations=[PublicAssociationsForObject(
+                    to=PublicObjectId(id=t.contact_id),
+                    types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=TASK_TO_CONTACT)],
+                )],
+                object_write_trace_id=t.key,
+            )
+            for t in tasks
+        ]
+        body = BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
+        try:
+            response = self.call(self._task_batch.create, batch_input_simple_public_object_batch_input_for_create=body,
+                                 idempotent=False)
+        except WriteOutcomeUnknown as err:
+            return [WriteResult(t.key, ok=False, error=str(err), unknown=True) for t in tasks]
+        except Exception as err:  # a 4xx for the whole batch: say so per task
+            status = getattr(err, "status", None)
+            if status is None:
+                raise
+            message = _error_message(err)
+            return [WriteResult(t.key, ok=False, error=message, retryable=False) for t in tasks]
+        return self._results(tasks, response)
+
+    def _results(self, tasks: Sequence[CreateTask], response: Any) -> list[WriteResult]:
+        key_prop = self.settings.key_property
+        created = {}
+        for obj in response.results or []:
+            key = (obj.properties or {}).get(key_prop) or getattr(obj, "object_write_trace_id", None)
+            if key:
+                created[key] = str(obj.id)
+        failed: dict[str, str] = {}
+        for error in getattr(response, "errors", None) or []:
+            context = getattr(error, "context", None) or {}
+            for key in context.get("objectWriteTraceId", []) or []:
+                failed[key] = getattr(error, "message", "") or "rejected by HubSpot"
+        results = []
+        for t in tasks:
+            if t.key in created:
+                results.append(WriteResult(t.key, ok=True, crm_id=created[t.key]))
+            elif t.key in failed:
+                results.append(WriteResult(t.key, ok=False, error=failed[t.key], retryable=False))
+            else:  # neither created nor reported: find out before sending again
+                results.append(WriteResult(t.key, ok=False, error="no result for this task", unknown=True))
+        return results
+
+    def close_tasks(self, tasks: Sequence[CloseTask]) -> list[WriteResult]:
+        """Mark open tasks COMPLETED in batches. A task already gone counts as closed."""
+        results = {t.key: WriteResult(t.key, ok=True) for t in tasks if not t.crm_id}
+        with_ids = [t for t in tasks if t.crm_id]
+        for start in range(0, len(with_ids), BATCH):
+            chunk = with_ids[start:start + BATCH]
+            body = BatchInputSimplePublicObjectBatchInput(inputs=[
+                SimplePublicObjectBatchInput(id=t.crm_id, properties={"hs_task_status": "COMPLETED"}) for t in chunk])
+            try:
+                self.call(self._task_batch.update, batch_input_simple_public_object_batch_input=body)
+            except Exception as err:
+                if getattr(err, "status", None) is None:
+                    raise
+                for t in chunk:
+                    results[t.key] = WriteResult(t.key, ok=False, error=_error_message(err), retryable=True)
+                continue
+            for t in chunk:  # updated, or reported missing in a 207: either way no longer open
+                results[t.key] = WriteResult(t.key, ok=True, crm_id=t.crm_id)
+        return [results[t.key] for t in tasks]
+
+    def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
+        """Task key -> HubSpot id, by searching the key property (subject to search lag)."""
+        key_prop = self.settings.key_property
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 100):
+            chunk = list(keys[start:start + 100])
+            request = TaskSearchRequest(
+                filter_groups=[{"filters": [{"propertyName": key_prop, "operator": "IN", "values": chunk}]}],
+                properties=[key_prop], limit=SEARCH_PAGE,
+            )
+            page = self.call(self._task_search.do_search, public_object_search_request=request, search=True)
+            for obj in page.results or []:
+                key = (obj.properties or {}).get(key_prop)
+                if key:
+                    found[key] = str(obj.id)
+        return found
+
+    # ------------------------------------------------------------------- owners
+    def list_owners(self) -> list[Owner]:
+        """Active owners, read once per adapter (one sync run) and cached."""
+        if self._owners_cache is not None:
+            return self._owners_cache
+        owners, after = [], None
+        while True:
+            page = self.call(self._owners.get_page, limit=100, after=after, archived=False)
+            owners.extend(to_owner(o) for o in page.results or [])
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                self._owners_cache = owners
+                return owners
+
+    # -------------------------------------------------------------------- setup
+    def setup(self) -> list[str]:
+        """Create the property group and the task-key property, idempotently. Returns what it did."""
+        from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+
+        done = []
+        groups = self.call(self._groups.get_all, object_type="tasks")
+        if not any(g.name == "crm_cadence" for g in groups.results or []):
+            self.call(self._groups.create, object_type="tasks",
+                      property_group_create=PropertyGroupCreate(name="crm_cadence", label="crm-cadence"), idempotent=False)
+            done.append("created task property group crm_cadence")
+        existing = self.call(self._properties.get_all, object_type="tasks")
+        if not any(p.name == self.settings.key_property for p in existing.results or []):
+            self.call(self._properties.create, object_type="tasks", property_create=PropertyCreate(
+                name=self.settings.key_property, label="crm-cadence task key", type="string", field_type="text",
+                group_name="crm_cadence", has_unique_value=True,
+                description="Set by crm-cadence: the follow-up's stable key. Do not edit."), idempotent=False)
+            done.append(f"created task property {self.settings.key_property}")
+        return done or ["nothing to do: the account is already set up"]
+
+
+def _error_message(err: BaseException) -> str:
+    import json
+
+    try:
+        body = json.loads(getattr(err, "body", "") or "{}")
+    except ValueError:
+        body = {}
+    return f"HubSpot {getattr(err, 'status', '')}: {body.get('message') or type(err).__name__}"
+

@@ -1,0 +1,170 @@
+"""Every HubSpot call goes through here: throttle, timeout, retry, and error sorting.
+
+The one place that decides what an HTTP failure means for the run:
+- 429 TEN_SECONDLY_ROLLING / SECONDLY: wait and retry (our throttle should make these rare);
+- 429 DAILY: `RetryLaterError`, the run ends cleanly and the next one resumes;
+- 5xx, 423, 477, resets and timeouts: retried with exponential backoff and jitter, bounded;
+  a non-idempotent write that fails this way raises `WriteOutcomeUnknown` instead, so the
+  sync reconciles it rather than sending it twice;
+- 401 / 403: `FatalCRMError` (the token or its scopes), never echoing the token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, TypeVar
+
+import urllib3
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from connector.crm.base import CRMError, FatalCRMError, RetryLaterError
+
+log = logging.getLogger("cadence.hubspot")
+T = TypeVar("T")
+
+RETRYABLE_STATUS = {423, 477, 500, 502, 503, 504, 521, 522, 523, 524}
+
+
+class WriteOutcomeUnknown(CRMError):
+    """A write may or may not have been applied (timeout, reset, 5xx): reconcile first."""
+
+
+class RateLimited(CRMError):
+    def __init__(self, policy: str, retry_after: float | None) -> None:
+        super().__init__(f"HubSpot rate limit ({policy or 'unknown policy'})")
+        self.policy = policy
+        self.retry_after = retry_after
+
+
+class Transient(CRMError):
+    """A failure worth retrying (5xx, reset, timeout)."""
+
+
+class Throttle:
+    """Keeps our own traffic under a rolling 10-second budget and a per-second search budget."""
+
+    def __init__(self, per_ten_seconds: int, search_per_second: int, share: float = 0.9,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.limit = max(1, int(per_ten_seconds * share))
+        self.search_limit = max(1, int(search_per_second * share)) if search_per_second else 0
+        self.clock, self.sleep = clock, sleep
+        self._calls: deque[float] = deque()
+        self._searches: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self, search: bool = False) -> None:
+        with self._lock:
+            while True:
+                now = self.clock()
+                wait = max(self._wait(self._calls, self.limit, 10.0, now),
+                           self._wait(self._searches, self.search_limit, 1.0, now) if search and self.search_limit else 0.0)
+                if wait <= 0:
+                    break
+                self.waited += wait
+                self.sleep(wait)
+            now = self.clock()
+            self._calls.append(now)
+            if search:
+                self._searches.append(now)
+
+    @staticmethod
+    def _wait(window: deque[float], limit: int, span: float, now: float) -> float:
+        while window and window[0] <= now - span:
+            window.popleft()
+        return 0.0 if len(window) < limit else window[0] + span - now + 0.001
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def _body(exc: BaseException) -> dict[str, Any]:
+    try:
+        return json.loads(getattr(exc, "body", "") or "{}")
+    except (TypeError, ValueError):
+        return {}
+
+
+def classify(exc: BaseException, *, idempotent: bool) -> BaseException:
+    """Turn a client-library or network exception into what the run should do about it."""
+    status = _status(exc)
+    if status is None:
+        if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, OSError)):
+            kind = type(exc).__name__
+            return Transient(f"network error ({kind})") if idempotent else WriteOutcomeUnknown(f"network error ({kind})")
+        return exc
+    body = _body(exc)
+    if status == 429:
+        policy = str(body.get("policyName", ""))
+        if policy == "DAILY":
+            return RetryLaterError("HubSpot's daily request limit is used up; the next run will resume")
+        headers = getattr(exc, "headers", None) or {}
+        retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+        return RateLimited(policy, float(retry_after) if retry_after else None)
+    if status == 401:
+        return FatalCRMError("HubSpot rejected the access token (401): check the token and that the app is installed")
+    if status == 403:
+        scopes = ((body.get("errors") or [{}])[0].get("context") or {}).get("requiredGranularScopes", [])
+        need = f" (needs scopes: {', '.join(scopes)})" if scopes else ""
+        return FatalCRMError(f"HubSpot refused the request (403): missing scopes{need}")
+    if status in RETRYABLE_STATUS:
+        message = f"HubSpot answered {status}"
+        return Transient(message) if idempotent else WriteOutcomeUnknown(message)
+    return exc
+
+
+class Caller:
+    """Runs client-library calls with throttle, timeout and bounded retries."""
+
+    def __init__(self, throttle: Throttle, *, timeout: float, max_retries: int, backoff: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
+        self.throttle = throttle
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.requests = 0
+        self.rate_limited = 0
+
+    def __call__(self, fn: Callable[..., T], *args: Any, search: bool = False, idempotent: bool = True, **kwargs: Any) -> T:
+        def once() -> T:
+            self.throttle.acquire(search)
+            self.requests += 1
+            try:
+                return fn(*args, _request_timeout=self.timeout, **kwargs)
+            except Exception as exc:  # sorted into what to do by `classify`
+                sorted_exc = classify(exc, idempotent=idempotent)
+                if sorted_exc is exc:
+                    raise
+                if isinstance(sorted_exc, RateLimited):
+                    self.rate_limited += 1
+                raise sorted_exc from None
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            retry=retry_if_exception(lambda e: isinstance(e, (RateLimited, Transient))),
+            wait=self._wait,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(once)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        attempt = state.attempt_number
+        if isinstance(exc, RateLimited):
+            if exc.retry_after is not None:
+                return exc.retry_after
+            base = 1.0 if exc.policy == "SECONDLY" else 2.0
+        else:
+            base = 0.5
+        # exponential backoff with full jitter, capped
+        return self.backoff * self.rng.uniform(0, min(30.0, base * 2 ** (attempt - 1)))

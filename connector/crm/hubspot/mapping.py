@@ -1,0 +1,160 @@
+"""HubSpot records <-> the engine's CRM-neutral records."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Mapping
+
+from sequences.calendar import zone_or_none
+from sequences.records import Contact, CreateTask, Owner, TaskState, TaskStatus
+
+from .settings import ContactProperties
+
+UTC = timezone.utc
+_ZONE_NAMES: dict[str, str] = {}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """HubSpot timestamps: ISO 8601 or epoch milliseconds; date-only values are midnight UTC."""
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def hubspot_zone(value: str) -> str:
+    """HubSpot's `hs_timezone` option values (e.g. `america_slash_new_york`) as IANA names."""
+    if not value:
+        return ""
+    if zone_or_none(value):
+        return value
+    if not _ZONE_NAMES:
+        from zoneinfo import available_timezones
+
+        _ZONE_NAMES.update({z.lower(): z for z in available_timezones()})
+    return _ZONE_NAMES.get(value.replace("_slash_", "/").lower(), "")
+
+
+_COUNTRY_ALIASES = {
+    "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states of america": "US", "america": "US",
+    "uk": "GB", "u.k.": "GB", "united kingdom": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
+    "wales": "GB", "deutschland": "DE", "españa": "ES", "brasil": "BR", "nederland": "NL", "the netherlands": "NL",
+}
+_COUNTRY_NAMES: dict[str, str] = {}
+
+
+def country_code(value: str) -> str:
+    """HubSpot's free-text `country` as an ISO 3166 alpha-2 code, or empty when unsure."""
+    text = value.strip()
+    if not _COUNTRY_NAMES:
+        from importlib.resources import files
+
+        table = files("tzdata").joinpath("zoneinfo/iso3166.tab").read_text(encoding="utf-8")
+        for line in table.splitlines():
+            if line and not line.startswith("#"):
+                code, name = line.split("\t", 1)
+                _COUNTRY_NAMES[name.strip().lower()] = code
+        _COUNTRY_NAMES.update({code.lower(): code for code in set(_COUNTRY_NAMES.values())})
+        _COUNTRY_NAMES.update(_COUNTRY_ALIASES)
+    return _COUNTRY_NAMES.get(text.lower(), "")
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in {"true", "1", "yes"}
+
+
+def contact_properties(p: ContactProperties, extra: list[str]) -> list[str]:
+    names = [v for v in p.model_dump().values() if v] + ["lastmodifieddate", "hs_merged_object_ids"] + list(extra)
+    return sorted(set(names))
+
+
+def to_contact(object_id: str, props: Mapping[str, str | None], p: ContactProperties) -> Contact:
+    def get(name: str) -> str:
+        return (props.get(name) or "").strip() if name else ""
+
+    opted: set[str] = set()
+    if _truthy(get(p.email_optout)):
+        opted.add("email")
+    if get(p.email_bounced):
+        opted.add("bounced")
+    return Contact(
+        id=str(object_id),
+        first_name=get(p.first_name),
+        last_name=get(p.last_name),
+        email=get(p.email),
+        phone=get(p.phone) or get(p.mobile_phone),
+        company=get(p.company),
+        title=get(p.title),
+        linkedin_url=get(p.linkedin_url),
+        owner_id=get(p.owner_id),
+        timezone=hubspot_zone(get(p.timezone)),
+        country=country_code(get(p.country)),
+        subdivision=get(p.subdivision),
+        lead_status=get(p.lead_status),
+        lifecycle_stage=get(p.lifecycle_stage),
+        opted_out=frozenset(opted),
+        do_not_contact=_truthy(get(p.do_not_contact)),
+        last_reply_at=parse_time(get(p.last_reply_at)),
+        last_meeting_at=parse_time(get(p.last_meeting_at)),
+        referred_by=get(p.referred_by),
+        modified_at=parse_time(get("lastmodifieddate")),
+        properties={k: v for k, v in props.items() if v is not None},
+    )
+
+
+def to_owner(raw: object) -> Owner:
+    get = (lambda k: getattr(raw, k, None)) if not isinstance(raw, Mapping) else raw.get
+    return Owner(
+        id=str(get("id")),
+        first_name=get("first_name") or get("firstName") or "",
+        last_name=get("last_name") or get("lastName") or "",
+        email=get("email") or "",
+    )
+
+
+TASK_PROPERTIES = [
+    "hs_task_status", "hs_task_completion_date", "hubspot_owner_id", "hs_timestamp",
+    "hs_task_subject", "hs_lastmodifieddate",
+]
+
+
+def task_properties(task: CreateTask, key_property: str, known_owners: set[str] | None = None) -> dict[str, str]:
+    """The HubSpot task for a follow-up. An owner HubSpot does not know is left off (unassigned)."""
+    props = {
+        "hs_timestamp": iso(task.due_at),
+        "hs_task_subject": task.subject,
+        "hs_task_body": task.body.replace("\n", "<br>") + f"<br><br><small>crm-cadence {task.key}</small>",
+        "hs_task_status": "NOT_STARTED",
+        "hs_task_priority": task.priority,
+        "hs_task_type": task.task_type,
+        key_property: task.key,
+    }
+    if task.owner_id and (known_owners is None or task.owner_id in known_owners):
+        props["hubspot_owner_id"] = task.owner_id
+    return props
+
+
+def to_task_state(object_id: str, props: Mapping[str, str | None], key_property: str, contact_id: str,
+                  archived: bool = False) -> TaskState | None:
+    key = props.get(key_property) or ""
+    if not key:
+        return None
+    status = TaskStatus.DELETED if archived else (
+        TaskStatus.COMPLETED if props.get("hs_task_status") == "COMPLETED" else TaskStatus.OPEN)
+    completed = parse_time(props.get("hs_task_completion_date")) or (
+        parse_time(props.get("hs_lastmodifieddate")) if status is TaskStatus.COMPLETED else None)
+    return TaskState(
+        key=key, contact_id=contact_id, status=status, crm_id=str(object_id),
+        owner_id=props.get("hubspot_owner_id") or "", due_at=parse_time(props.get("hs_timestamp")),
+        completed_at=completed,
+    )
