@@ -67,6 +67,17 @@ class Calendar(_Model):
     _tz = field_validator("timezone")(lambda cls, v: _check_timezone(v))
     _cc = field_validator("country")(lambda cls, v: _check_country(v))
 
+    @model_validator(mode="after")
+    def _subdivision(self) -> "Calendar":
+        if self.subdivision:
+            known = _holidays.country_holidays(self.country).subdivisions
+            if self.subdivision.upper() not in known:
+                raise ValueError(
+                    f"subdivision {self.subdivision!r} is not a region of {self.country} "
+                    f"(known: {', '.join(sorted(known)[:12])}{'...' if len(known) > 12 else ''})"
+                )
+        return self
+
     @field_validator("working_hours")
     @classmethod
     def _hours(cls, v: str) -> str:
@@ -198,6 +209,12 @@ SkipName = Literal["no_phone", "no_email", "no_linkedin"]
 class Objection(_Model):
     objection: str
     answer: str
+
+    @field_validator("objection", "answer")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        check_template(v)
+        return v
 
 
 class Script(_Model):
