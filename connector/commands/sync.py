@@ -1,0 +1,199 @@
+"""`cadence plan`, `cadence sync`, `cadence serve`, `cadence status`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector.clikit import EXIT_BAD_INPUT, EXIT_RUN_FAILED, echo_json, fail, parse_now
+
+_FORMATS = click.Choice(["auto", "text", "json"])
+
+
+def _load(config: Path) -> Any:
+    """The loaded config, or every problem on stderr (one per line) and exit 2."""
+    from connector.configfile import ConfigFileError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_format: str) -> None:
+    from connector.crm.base import ConfigError
+    from connector.logs import progress_bar, setup_logging
+    from connector.service import stop_on_signals
+    from connector.sync import LockHeld, run_sync
+
+    setup_logging(log_format, level=logging.WARNING if plan_only else logging.INFO)
+    moment = parse_now(now)
+    loaded = _load(config)
+    stop = threading.Event()
+    try:
+        with stop_on_signals(stop), progress_bar(None if not as_json else False) as progress:
+            report = run_sync(loaded, now=moment, plan_only=plan_only, stop=stop, progress=progress)
+    except LockHeld as exc:
+        fail(str(exc), EXIT_RUN_FAILED)
+    except ConfigError as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        click.echo(report.to_text())
+    if not report.ok:
+        raise SystemExit(EXIT_RUN_FAILED)
+
+
+@click.command("plan")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--now", help="Plan as of this ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan_command(config: Path, now: str | None, as_json: bool) -> None:
+    """Dry run: the tasks a sync would create and close now, with reasons. Writes nothing."""
+    _run(config, now, True, as_json, "auto")
+
+
+@click.command("sync")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--now", help="Run as of this ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@click.option("--log-format", type=_FORMATS, default="auto", show_default=True,
+              help="Log lines on stderr: key=value text, JSON lines, or auto (progress bar on a terminal).")
+def sync_command(config: Path, now: str | None, as_json: bool, log_format: str) -> None:
+    """One sync: read contacts and tasks, plan, write follow-up tasks to the CRM.
+
+    Exit 0 when the run did its job, 1 when it failed or another sync holds the lock,
+    2 for a bad config or flags.
+    """
+    _run(config, now, False, as_json, log_format)
+
+
+@click.command("serve")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--every", help="Interval between runs: 30s, 15m, 1h, 1h30m.")
+@click.option("--cron", "cron", help='Cron expression, e.g. "*/15 * * * *" (UTC).')
+@click.option("--jitter", default="0s", show_default=True, help="Random delay added to each run, e.g. 30s.")
+@click.option("--log-format", type=_FORMATS, default="auto", show_default=True)
+def serve_command(config: Path, every: str | None, cron: str | None, jitter: str, log_format: str) -> None:
+    """Sync on a schedule until SIGTERM/SIGINT; a failed run is logged and the next one runs as planned."""
+    from connector.logs import setup_logging
+    from connector.service import Schedule, parse_every, serve, stop_on_signals
+
+    try:
+        schedule = Schedule(
+            every=parse_every(every) if every else None,
+            cron=cron,
+            jitter=parse_every(jitter) if jitter.strip() not in ("0", "0s", "") else timedelta(0),
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    _load(config)  # a bad config at start-up is exit 2, not a service logging errors forever
+    setup_logging("text" if log_format == "auto" else log_format)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        serve(config, schedule, stop=stop)
+
+
+@click.command("status")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--now", help="Count overdue tasks as of this ISO 8601 time (default: now).")
+def status_command(config: Path, as_json: bool, now: str | None) -> None:
+    """Enrollments by cadence, step and state; exits by reason; open and overdue tasks per owner; last runs."""
+    from connector.crm.base import ConfigError
+    from connector.crm.registry import load_crm
+    from connector.store_sqlite import SQLiteStore, state_path
+
+    moment = parse_now(now)
+    loaded = _load(config)
+    try:
+        crm = load_crm(loaded)
+    except ConfigError as exc:
+        fail(str(exc))
+    try:
+        account = loaded.config.account or crm.account_id()
+    finally:
+        crm.close()
+    path = state_path(loaded)
+    store = SQLiteStore.snapshot(path, account)
+    try:
+        data = _status(loaded.config, store, moment, path)
+    finally:
+        store.close()
+    if as_json:
+        echo_json(data)
+    else:
+        click.echo(_status_text(data))
+
+
+def _step_name(config: Any, cadence_id: str, version: int, index: int) -> str:
+    cadence = config.cadence(cadence_id)
+    if index < 0:
+        return "(not started)"
+    if cadence is not None and cadence.version == version and index < len(cadence.steps):
+        return cadence.steps[index].id
+    return f"step {index + 1}"
+
+
+def _status(config: Any, store: Any, now: datetime, path: Path) -> dict[str, Any]:
+    rows = store.enrollment_summary()
+    enrollments = [
+        {"cadence": r["cadence_id"], "version": r["version"], "step": _step_name(config, r["cadence_id"], r["version"], r["step_index"]),
+         "status": r["status"], "count": r["n"]}
+        for r in rows if r["status"] in ("active", "snoozed")
+    ]
+    ended: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        if r["status"] in ("finished", "exited"):
+            key = (r["cadence_id"], r["status"], r["reason"])
+            ended[key] = ended.get(key, 0) + r["n"]
+    runs = store.runs(10)
+    return {
+        "state_file": str(path),
+        "account": store.account,
+        "now": now,
+        "enrollments": _merge_counts(enrollments),
+        "ended": [{"cadence": c, "status": s, "reason": why, "count": n} for (c, s, why), n in sorted(ended.items())],
+        "owners": store.task_summary(now),
+        "runs": [
+            {"id": r.id, "started_at": r.started_at, "ended_at": r.ended_at, "status": r.status, "counts": r.counts, "error": r.error}
+            for r in runs
+        ],
+    }
+
+
+def _merge_counts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    merged: dict[tuple, dict[str, Any]] = {}
+    for item in items:
+        key = (item["cadence"], item["version"], item["step"], item["status"])
+        if key in merged:
+            merged[key]["count"] += item["count"]
+        else:
+            merged[key] = dict(item)
+    return list(merged.values())
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    lines = [f"state {data['state_file']} (account {data['account']})", "", "enrollments:"]
+    lines += [f"  {e['cadence']} v{e['version']}  {e['step']:<24} {e['status']:<8} {e['count']}" for e in data["enrollments"]] or ["  none"]
+    lines += ["", "ended:"]
+    lines += [f"  {e['cadence']}  {e['status']:<8} {e['count']:>4}  {e['reason']}" for e in data["ended"]] or ["  none"]
+    lines += ["", "tasks per owner (open / overdue / not yet sent / failed / done):"]
+    lines += [f"  {o['owner_id'] or '(none)':<12} {o['open']:>4} {o['overdue']:>4} {o['unsent']:>4} {o['failed']:>4} {o['done']:>4}"
+              for o in data["owners"]] or ["  none"]
+    lines += ["", "last runs:"]
+    for r in data["runs"]:
+        counts = r["counts"]
+        summary = ", ".join(f"{k} {counts[k]}" for k in ("created", "closed", "errors", "bad_records") if counts.get(k))
+        lines.append(f"  #{r['id']} {r['started_at']:%Y-%m-%d %H:%M} {r['status']:<8} {summary}{'  ' + r['error'] if r['error'] else ''}")
+    if not data["runs"]:
+        lines.append("  none yet")
+    return "\n".join(lines)

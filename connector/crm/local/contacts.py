@@ -1,0 +1,200 @@
+"""contacts.csv and owners.csv rows -> Contact and Owner, with every problem named.
+
+A row with no id (or a duplicate id) is skipped. A bad value in an optional field is
+dropped to empty (so the engine falls back, e.g. to the config's time zone) and reported;
+unclear opt-out or do-not-contact values are read the careful way (as "stop").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timezone
+from typing import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from connector.crm.base import BadRecord
+from sequences.records import Contact, Owner
+
+CONTACT_COLUMNS = (
+    "id", "first_name", "last_name", "email", "phone", "company", "title", "linkedin_url",
+    "owner_id", "timezone", "country", "subdivision", "lead_status", "lifecycle_stage",
+    "opted_out", "do_not_contact", "last_reply_at", "last_meeting_at", "referred_by",
+)
+OWNER_COLUMNS = ("id", "first_name", "last_name", "email", "timezone", "days_off")
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+_CHANNELS = {"call", "email", "linkedin", "meeting", "todo", "all"}
+_CHANNEL_ALIASES = {"phone": "call", "calls": "call", "emails": "email", "mail": "email", "sms": "call", "*": "all"}
+_TRUE = {"true", "yes", "y", "1", "x"}
+_FALSE = {"false", "no", "n", "0", ""}
+
+
+def check_timezone(value: str) -> str | None:
+    """An error message when `value` is not an IANA zone name, else None."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}: left empty, the config's default zone applies"
+    return None
+
+
+def parse_when(value: str, default_zone: str = "") -> datetime:
+    """An ISO date or date-time as aware UTC; naive values are read in `default_zone` (else UTC)."""
+    text = value.strip().replace("Z", "+00:00")
+    zone = ZoneInfo(default_zone) if default_zone else timezone.utc
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(12, 0), zone).astimezone(timezone.utc)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(timezone.utc)
+
+
+class _Row:
+    """One row being turned into a Contact; collects what was wrong with it."""
+
+    def __init__(self, values: Mapping[str, str], source: str):
+        self.values = {k: (v or "").strip() for k, v in values.items()}
+        self.source = source
+        self.problems: list[BadRecord] = []
+        self.id = self.values.get("id", "")
+
+    def bad(self, field: str, message: str) -> None:
+        self.problems.append(BadRecord(self.source, field, message, self.id))
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def email(self) -> str:
+        value = self.get("email")
+        if value and not _EMAIL.match(value):
+            self.bad("email", f"not an email address {value!r}: left empty")
+            return ""
+        return value
+
+    def phone(self, country: str) -> str:
+        value = self.get("phone")
+        if not value:
+            return ""
+        if not value.startswith("+") and not country:
+            digits = re.sub(r"\D", "", value)
+            if 7 <= len(digits) <= 15 and not re.search(r"[A-Za-z]", value):
+                return value
+            self.bad("phone", f"not a phone number {value!r}: left empty")
+            return ""
+        try:
+            number = phonenumbers.parse(value, country or None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_possible_number(number):
+            self.bad("phone", f"not a phone number {value!r}: left empty")
+            return ""
+        return value
+
+    def timezone(self) -> str:
+        value = self.get("timezone")
+        if value and (problem := check_timezone(value)):
+            self.bad("timezone", problem)
+            return ""
+        return value
+
+    def country(self) -> str:
+        value = self.get("country").upper()
+        if value and not re.fullmatch(r"[A-Z]{2}", value):
+            self.bad("country", f"not an ISO country code {value!r} (e.g. US, GB, DE): left empty")
+            return ""
+        return value
+
+    def opted_out(self) -> frozenset[str]:
+        raw = self.get("opted_out")
+        channels: set[str] = set()
+        for part in re.split(r"[;,|]", raw.lower()):
+            part = _CHANNEL_ALIASES.get(part.strip(), part.strip())
+            if not part or part in {"none", "false", "no"}:
+                continue
+            if part in {"true", "yes"}:
+                part = "all"
+            if part not in _CHANNELS:
+                self.bad("opted_out", f"unknown channel {part!r}: read as opted out of everything")
+                part = "all"
+            channels.add(part)
+        return frozenset(channels)
+
+    def do_not_contact(self) -> bool:
+        value = self.get("do_not_contact").lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        self.bad("do_not_contact", f"not true/false {value!r}: read as true (do not contact)")
+        return True
+
+    def when(self, name: str) -> datetime | None:
+        value = self.get(name)
+        if not value:
+            return None
+        try:
+            return parse_when(value)
+        except ValueError:
+            self.bad(name, f"not an ISO date {value!r}: left empty")
+            return None
+
+
+def parse_contact(values: Mapping[str, str], source: str) -> tuple[Contact | None, list[BadRecord]]:
+    """A contacts.csv row as a Contact (None when it must be skipped), plus its problems."""
+    row = _Row(values, source)
+    if not row.id:
+        row.bad("id", "no id: row skipped")
+        return None, row.problems
+    country = row.country()
+    contact = Contact(
+        id=row.id,
+        first_name=row.get("first_name"),
+        last_name=row.get("last_name"),
+        email=row.email(),
+        phone=row.phone(country),
+        company=row.get("company"),
+        title=row.get("title"),
+        linkedin_url=row.get("linkedin_url"),
+        owner_id=row.get("owner_id"),
+        timezone=row.timezone(),
+        country=country,
+        subdivision=row.get("subdivision").upper(),
+        lead_status=row.get("lead_status"),
+        lifecycle_stage=row.get("lifecycle_stage"),
+        opted_out=row.opted_out(),
+        do_not_contact=row.do_not_contact(),
+        last_reply_at=row.when("last_reply_at"),
+        last_meeting_at=row.when("last_meeting_at"),
+        referred_by=row.get("referred_by"),
+        modified_at=row.when("modified_at") if "modified_at" in row.values else None,
+        properties={k: v for k, v in row.values.items() if k},
+        deleted=row.get("deleted").lower() in _TRUE,
+    )
+    return contact, row.problems
+
+
+def parse_owner(values: Mapping[str, str], source: str) -> tuple[Owner | None, list[BadRecord]]:
+    """An owners.csv row as an Owner (None when it has no id), plus its problems."""
+    row = _Row(values, source)
+    if not row.id:
+        row.bad("id", "no id: owner skipped")
+        return None, row.problems
+    days: set[date] = set()
+    for part in re.split(r"[;,\s]+", row.get("days_off")):
+        if not part:
+            continue
+        try:
+            days.add(date.fromisoformat(part))
+        except ValueError:
+            row.bad("days_off", f"not an ISO date {part!r}: ignored")
+    return Owner(
+        id=row.id,
+        first_name=row.get("first_name"),
+        last_name=row.get("last_name"),
+        email=row.email(),
+        timezone=row.timezone(),
+        days_off=frozenset(days),
+    ), row.problems

@@ -1,0 +1,216 @@
+"""CSV files people edit by hand: tolerant reading with line numbers, atomic writes, a lock.
+
+Reading never gives up on the whole file because of one row: a row with broken quoting
+is reported at its first line and parsing resumes on the next line. Writing goes through
+a temp file in the same directory, fsync, and a rename, so a reader (or a crash) only
+ever sees the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator, Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CSV record: the first physical line it starts on and its values."""
+
+    line: int
+    values: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    line: int
+    message: str
+
+
+def _numbered(f: IO[str]) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(f, start=1):
+        yield number, text
+
+
+def read_records(f: IO[str], *, max_record_lines: int = 200) -> Iterator[Record | RecordError]:
+    """Records of an open CSV file (opened with newline=''), header included.
+
+    A record may span lines (a quoted field with newlines). When quotes don't balance
+    within `max_record_lines`, or the record is malformed, a RecordError names its first
+    line and reading resumes at the following line.
+    """
+    source = _numbered(f)
+    ahead: deque[tuple[int, str]] = deque()
+    width: int | None = None
+
+    def fill(n: int) -> bool:
+        while len(ahead) < n:
+            nxt = next(source, None)
+            if nxt is None:
+                return False
+            ahead.append(nxt)
+        return True
+
+    while fill(1):
+        taken = 1
+        quotes = ahead[0][1].count('"')
+        while quotes % 2 and taken < max_record_lines and fill(taken + 1):
+            quotes += ahead[taken][1].count('"')
+            taken += 1
+        first_line = ahead[0][0]
+        text = "".join(ahead[i][1] for i in range(taken))
+        problem = None
+        values: list[str] = []
+        if quotes % 2:
+            problem = "broken quoting: a quote is opened and never closed"
+        else:
+            try:
+                values = next(csv.reader([text], strict=True), [])
+            except csv.Error as exc:
+                problem = f"broken quoting: {exc}"
+            else:
+                if taken > 1 and width is not None and len(values) != width:
+                    problem = "broken quoting: a quoted value runs over several lines"
+        if problem:
+            ahead.popleft()
+            yield RecordError(first_line, problem)
+            continue
+        for _ in range(taken):
+            ahead.popleft()
+        if not values or values == [""]:
+            continue  # blank line
+        if width is None:
+            width = len(values)
+        yield Record(first_line, values)
+
+
+def read_table(path: Path) -> tuple[list[str], list[Record], list[RecordError]]:
+    """Header, records and errors of a whole small CSV file (an empty list when missing)."""
+    if not path.exists():
+        return [], [], []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        items = list(read_records(f, max_record_lines=100_000))
+    records = [r for r in items if isinstance(r, Record)]
+    errors = [r for r in items if isinstance(r, RecordError)]
+    if not records:
+        return [], [], errors
+    header = [h.strip() for h in records[0].values]
+    return header, records[1:], errors
+
+
+def as_dict(header: Sequence[str], values: Sequence[str]) -> dict[str, str]:
+    """A record as a column -> value dict; missing trailing values are empty."""
+    padded = list(values) + [""] * (len(header) - len(values))
+    return {name: padded[i] for i, name in enumerate(header) if name}
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class ChangedWhileWriting(OSError):
+    """The file changed between our read and our rename: merge again."""
+
+
+def atomic_write_text(
+    path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | None | bool = False
+) -> None:
+    """Write a file through a temp file + fsync + rename; the callable fills it.
+
+    With `unchanged_since` (a `stat_signature`), the rename only happens if the file
+    still has that signature; otherwise ChangedWhileWriting is raised and nothing changes.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if unchanged_since is not False and stat_signature(path) != unchanged_since:
+            raise ChangedWhileWriting(str(path))
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def atomic_write_rows(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[dict[str, str]],
+    *,
+    unchanged_since: tuple[int, int] | None | bool = False,
+) -> None:
+    """Replace `path` with a CSV of `rows` (dicts keyed by `header`), atomically."""
+
+    def write(f: IO[str]) -> None:
+        writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+
+    atomic_write_text(path, write, unchanged_since=unchanged_since)
+
+
+def atomic_append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Append rows to a CSV, keeping the existing bytes as they are, atomically.
+
+    If someone saves the file while we write, the append is redone on their version.
+    """
+    for _ in range(5):
+        signature = stat_signature(path)
+        try:
+            _append_once(path, header, rows, signature)
+            return
+        except ChangedWhileWriting:
+            continue
+    raise ChangedWhileWriting(str(path))
+
+
+def _append_once(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], signature: tuple[int, int] | None) -> None:
+    original = path.read_text(encoding="utf-8-sig") if path.exists() else ""
+
+    def write(f: IO[str]) -> None:
+        if not original:
+            csv.writer(f, lineterminator="\n").writerow(header)
+        else:
+            f.write(original)
+            if not original.endswith(("\n", "\r")):
+                f.write("\n")
+        writer = csv.writer(f, lineterminator="\n")
+        for row in rows:
+            writer.writerow(row)
+
+    atomic_write_text(path, write, unchanged_since=signature)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive OS lock on `<path>.lock` for a short read-merge-write (blocking)."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def stat_signature(path: Path) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, or None when missing: detects edits during a merge."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -1,0 +1,102 @@
+"""tasks.csv: the task queue a recruiter opens in a spreadsheet and edits.
+
+The recruiter owns `status`, `outcome`, `completed_at`, `note` and the `referred_*`
+columns (and any column they add); crm-cadence owns the rest. Every write re-reads the
+file under a lock and applies only crm-cadence's changes to what is there now, so an
+edit made between two runs is never lost.
+
+Status: `open`, `done`, `cancelled` (also accepted: completed, x, yes / canceled, deleted).
+A task marked done without `completed_at` counts as completed at the file's last
+modification time, or at the run's start if that is earlier; the next write by
+crm-cadence fills that time into the blank cell so it stays put.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Mapping
+
+from sequences.records import CreateTask, Outcome, TaskState, TaskStatus
+
+TASK_COLUMNS = (
+    "key", "task_id", "contact_id", "contact_name", "owner_id", "channel", "type", "priority",
+    "due_local", "due_utc", "subject", "status", "outcome", "completed_at", "note",
+    "referred_first_name", "referred_last_name", "referred_email", "referred_phone",
+    "cadence", "step", "created_at", "closed_reason", "body",
+)
+REFERRAL_COLUMNS = ("referred_first_name", "referred_last_name", "referred_email", "referred_phone")
+
+_DONE = {"done", "completed", "complete", "x", "yes", "closed", "finished"}
+_CANCELLED = {"cancelled", "canceled", "deleted", "removed", "skip", "skipped"}
+_OUTCOME_ALIASES = {
+    "reply": "replied", "answered": "replied", "notnow": "not_now", "later": "not_now",
+    "dnc": "do_not_contact", "donotcontact": "do_not_contact", "stop": "do_not_contact",
+    "referred": "referral", "referrals": "referral", "wrong": "wrong_person",
+    "wrongperson": "wrong_person", "meeting": "meeting_booked", "booked": "meeting_booked",
+    "optout": "opted_out", "optedout": "opted_out", "unsubscribed": "opted_out",
+    "bounce": "bounced", "noresponse": "no_response", "none": "no_response",
+}
+
+
+def status_of(text: str) -> TaskStatus:
+    value = text.strip().lower()
+    if value in _DONE:
+        return TaskStatus.COMPLETED
+    if value in _CANCELLED:
+        return TaskStatus.DELETED
+    return TaskStatus.OPEN
+
+
+def outcome_of(text: str) -> Outcome | None:
+    """The outcome a recruiter typed, read generously ("Not now", "opt-out"); None when blank/unknown."""
+    value = re.sub(r"[\s\-]+", "_", text.strip().lower())
+    if not value:
+        return None
+    value = _OUTCOME_ALIASES.get(value.replace("_", ""), value)
+    try:
+        return Outcome(value)
+    except ValueError:
+        return None
+
+
+def task_id_for(key: str, copy: int = 0) -> str:
+    """The local CRM's id of a task: derived from its key (and copy number)."""
+    seed = key if copy == 0 else f"{key}#{copy}"
+    return "T" + hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
+
+
+def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datetime) -> dict[str, str]:
+    return {
+        "key": task.key,
+        "task_id": task_id,
+        "contact_id": task.contact_id,
+        "contact_name": contact_name,
+        "owner_id": task.owner_id,
+        "channel": task.channel.value,
+        "type": task.task_type,
+        "priority": task.priority.lower(),
+        "due_local": task.due_local,
+        "due_utc": task.due_at.isoformat().replace("+00:00", "Z"),
+        "subject": task.subject,
+        "status": "open",
+        "cadence": f"{task.cadence_id} v{task.version}",
+        "step": task.step_id,
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "body": task.body,
+    }
+
+
+def state_of(row: Mapping[str, str], completed_at: datetime | None, due_at: datetime | None) -> TaskState:
+    return TaskState(
+        key=row.get("key", ""),
+        contact_id=row.get("contact_id", ""),
+        status=status_of(row.get("status", "")),
+        crm_id=row.get("task_id", ""),
+        owner_id=row.get("owner_id", ""),
+        due_at=due_at,
+        completed_at=completed_at,
+        outcome=outcome_of(row.get("outcome", "")),
+        note=row.get("note", ""),
+    )

@@ -1,0 +1,119 @@
+"""Which CRMs are installed, and building the one a config names.
+
+CRMs are found through the `crm_cadence.crms` entry-point group, loaded lazily (a plugin
+that fails to import only matters when a config asks for it). Tests add CRMs without
+entry points through `register(name, factory)`, scoped by a context manager, and can hide
+installed plugins with `only_registered()`, so an installed plugin never leaks into a test.
+
+A factory is a class or callable taking the CRM settings and the config's directory:
+
+    factory(settings: dict, *, base_dir: Path, env: Mapping[str, str]) -> CRM
+
+or, when it has one, `factory.from_config(settings, base_dir=..., env=...)`.
+`settings` holds the `crm:` keys of the config minus `type`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from .base import CRM, ConfigError
+
+GROUP = "crm_cadence.crms"
+
+Factory = Callable[..., CRM]
+
+
+class UnknownCRMError(ConfigError):
+    """The config names a CRM no installed plugin provides."""
+
+
+class PluginLoadError(ConfigError):
+    """An installed CRM plugin could not be imported."""
+
+
+@dataclass
+class _Registry:
+    extra: dict[str, Factory] = field(default_factory=dict)
+    use_entry_points: bool = True
+
+
+_REGISTRY = _Registry()
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    if not _REGISTRY.use_entry_points:
+        return {}
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def installed() -> list[str]:
+    """Names of every CRM that can be named in `crm: {type: ...}`, sorted."""
+    return sorted(set(_entry_points()) | set(_REGISTRY.extra))
+
+
+def get_factory(name: str) -> Factory:
+    """The factory for CRM `name`; a clear error when unknown or broken."""
+    if name in _REGISTRY.extra:
+        return _REGISTRY.extra[name]
+    ep = _entry_points().get(name)
+    if ep is None:
+        from difflib import get_close_matches
+
+        names = installed()
+        close = get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UnknownCRMError(
+            f"crm.type: unknown CRM {name!r}{hint} (installed: {', '.join(names) or 'none'})"
+        )
+    try:
+        return ep.load()
+    except Exception as exc:  # a plugin's import error must not look like our bug
+        raise PluginLoadError(
+            f"crm.type: the CRM plugin {name!r} ({ep.value}) failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def register(name: str, factory: Factory) -> Iterator[None]:
+    """Make `factory` available as CRM `name` inside the `with` block (tests, embedding)."""
+    previous = _REGISTRY.extra.get(name)
+    _REGISTRY.extra[name] = factory
+    try:
+        yield
+    finally:
+        if previous is None:
+            _REGISTRY.extra.pop(name, None)
+        else:
+            _REGISTRY.extra[name] = previous
+
+
+@contextlib.contextmanager
+def only_registered() -> Iterator[None]:
+    """Ignore entry points inside the block: only `register()`ed CRMs exist."""
+    before = _REGISTRY.use_entry_points
+    _REGISTRY.use_entry_points = False
+    try:
+        yield
+    finally:
+        _REGISTRY.use_entry_points = before
+
+
+def build(name: str, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> CRM:
+    """Build CRM `name` from its settings."""
+    factory = get_factory(name)
+    maker = getattr(factory, "from_config", None) or factory
+    return maker(dict(settings), base_dir=Path(base_dir), env=env)
+
+
+def load_crm(loaded_config: Any, *, env: Mapping[str, str] = os.environ) -> CRM:
+    """The CRM a loaded config (`.config`, `.directory`) names, ready to use."""
+    crm_settings = loaded_config.config.crm
+    settings = crm_settings.model_dump(exclude={"type"})
+    return build(crm_settings.type, settings, base_dir=Path(loaded_config.directory), env=env)

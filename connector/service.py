@@ -1,0 +1,149 @@
+"""`cadence serve`: run the sync on a schedule until told to stop.
+
+Every run re-reads the config (so a change merged into git applies on the next run),
+takes the account's single-runner lock, and is logged. A failed run is logged and the
+loop carries on; a run that finds the lock held is skipped. SIGTERM or SIGINT sets a stop
+event: the run in flight finishes its current batch, records it, and the loop exits
+within seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from croniter import croniter
+
+from .logs import fields
+
+log = logging.getLogger(__name__)
+
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+
+
+def parse_every(text: str) -> timedelta:
+    """'15m', '30s', '1h30m', '2h', '1d' (or plain seconds) as a timedelta."""
+    value = text.strip().lower().replace(" ", "")
+    if value.isdigit():
+        seconds = int(value)
+    else:
+        parts = re.findall(r"(\d+)([a-z]+)", value)
+        if not parts or "".join(n + u for n, u in parts) != value or any(u not in _UNITS for _, u in parts):
+            raise ValueError(f"--every: {text!r} is not an interval like 30s, 15m, 1h or 1h30m")
+        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("--every: the interval must be longer than 0s")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Either a fixed interval (first run at once) or a cron expression (first run at its next time)."""
+
+    every: timedelta | None = None
+    cron: str | None = None
+    jitter: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of --every and --cron")
+        if self.cron is not None and not croniter.is_valid(self.cron):
+            raise ValueError(f"--cron: {self.cron!r} is not a cron expression (e.g. '*/15 * * * *')")
+
+    def first(self, now: datetime) -> datetime:
+        return now if self.every is not None else self.next_after(now)
+
+    def next_after(self, started: datetime) -> datetime:
+        if self.every is not None:
+            base = started + self.every
+        else:
+            base = croniter(self.cron, started).get_next(datetime)
+        spread = self.jitter.total_seconds()
+        return base + timedelta(seconds=random.uniform(0, spread)) if spread else base
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """SIGTERM/SIGINT set `stop` (a second SIGINT interrupts at once). Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {}
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.warning("stop requested: finishing the batch in flight", extra=fields(signal=signal.Signals(signum).name))
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def serve(
+    config_path: Path,
+    schedule: Schedule,
+    *,
+    stop: threading.Event,
+    run_once: Callable[[Path, threading.Event], str] | None = None,
+    max_runs: int | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> int:
+    """Loop until `stop` is set (or `max_runs` runs); return the number of runs attempted."""
+    run_once = run_once or _run_once
+    runs = 0
+    due = schedule.first(clock())
+    log.info("service started", extra=fields(config=str(config_path), every=str(schedule.every or ""), cron=schedule.cron or ""))
+    while not stop.is_set():
+        wait = (due - clock()).total_seconds()
+        if wait > 0 and stop.wait(wait):
+            break
+        started = clock()
+        runs += 1
+        try:
+            status = run_once(config_path, stop)
+        except Exception:  # survive anything: log it, try again next time
+            log.exception("run crashed; the service carries on", extra=fields(run=runs))
+            status = "crashed"
+        log.info("run done", extra=fields(run=runs, status=status, next=schedule.next_after(started).isoformat()))
+        if max_runs is not None and runs >= max_runs:
+            break
+        due = schedule.next_after(started)
+    log.info("service stopped", extra=fields(runs=runs))
+    return runs
+
+
+def _run_once(config_path: Path, stop: threading.Event) -> str:
+    """One sync with a freshly read config; returns the run's status (never raises for expected failures)."""
+    from .configfile import ConfigFileError, load_config
+    from .crm.base import ConfigError
+    from .sync import LockHeld, run_sync
+
+    try:
+        loaded = load_config(config_path)
+    except ConfigFileError as exc:
+        for problem in exc.problems:
+            log.error("config problem", extra=fields(problem=str(problem)))
+        return "bad-config"
+    try:
+        report = run_sync(loaded, stop=stop)
+    except LockHeld as exc:
+        log.warning("run skipped", extra=fields(reason=str(exc)))
+        return "skipped"
+    except ConfigError as exc:
+        log.error("CRM settings problem", extra=fields(error=str(exc)))
+        return "bad-config"
+    return report.status

@@ -1,0 +1,293 @@
+"""The sync's memory: enrollments, the task ledger (outbox), a contacts cache, cursors, runs.
+
+`Store` is the Protocol the sync talks to; it never sees SQL. `SQLiteStore`
+(connector/store_sqlite.py) is the embedded default; a PostgreSQL store implements the
+same methods. A store is opened for one CRM account and every row it reads or writes is
+scoped to that account.
+
+The ledger holds one row per task key. Its `status` follows the create:
+
+    pending  --(batch about to be sent)-->  unknown  --(CRM said ok)-->  created
+       ^                                      |   \\--(CRM said failed, retryable)--> pending
+       |                                      |    \\-(CRM said failed)------------> failed
+       +----(reconcile: not in the CRM)-------+
+                                              +--(reconcile: found)--> created
+    created --(close sent and confirmed)--> closed
+
+`close_reason` set on a row means "close this task" is intended and not yet confirmed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import Any, ContextManager, Iterable, Iterator, Mapping, Protocol, Sequence
+
+from sequences.records import (
+    Channel,
+    CloseTask,
+    Contact,
+    CreateTask,
+    Enrollment,
+    EnrollmentStatus,
+    Outcome,
+    TaskState,
+    TaskStatus,
+)
+
+PENDING, CREATED, UNKNOWN, CLOSED, FAILED = "pending", "created", "unknown", "closed", "failed"
+LEDGER_STATUSES = (PENDING, CREATED, UNKNOWN, CLOSED, FAILED)
+
+
+# ------------------------------------------------------------------------- time codec
+
+
+def ts(value: datetime | None) -> str | None:
+    """A UTC timestamp as fixed-width text (sorts and compares correctly as text)."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------------- record codecs
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return ts(value)
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "value") and isinstance(value, Channel | EnrollmentStatus | Outcome | TaskStatus):
+        return value.value
+    return value
+
+
+def record_json(record: Any) -> str:
+    """A records.py dataclass as stable JSON (sorted keys)."""
+    data = {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+_CONTACT_TIMES = ("last_reply_at", "last_meeting_at", "modified_at")
+
+
+def contact_from_json(text: str) -> Contact:
+    d = json.loads(text)
+    for name in _CONTACT_TIMES:
+        d[name] = from_ts(d.get(name))
+    d["opted_out"] = frozenset(d.get("opted_out", ()))
+    d["properties"] = dict(d.get("properties", {}))
+    return Contact(**d)
+
+
+def enrollment_from_json(text: str) -> Enrollment:
+    d = json.loads(text)
+    d["status"] = EnrollmentStatus(d["status"])
+    for name in ("enrolled_at", "anchor_at", "snoozed_until", "ended_at"):
+        d[name] = from_ts(d.get(name))
+    return Enrollment(**d)
+
+
+def create_task_from_json(text: str) -> CreateTask:
+    d = json.loads(text)
+    d["channel"] = Channel(d["channel"])
+    d["due_at"] = from_ts(d["due_at"])
+    d["adjustments"] = tuple(d.get("adjustments", ()))
+    return CreateTask(**d)
+
+
+# ------------------------------------------------------------------------ ledger rows
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One task crm-cadence intends to have, or has, in the CRM."""
+
+    key: str
+    contact_id: str
+    owner_id: str
+    status: str  # pending / created / unknown / closed / failed
+    crm_id: str
+    attempts: int
+    last_error: str
+    payload: str  # the CreateTask as JSON
+    due_at: datetime | None
+    sent_at: datetime | None  # when the create was last sent (marked unknown)
+    crm_status: str  # open / completed / deleted, as the CRM last said
+    completed_at: datetime | None
+    outcome: str
+    note: str
+    close_reason: str  # non-empty: a close is intended and not yet confirmed
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def task(self) -> CreateTask:
+        return create_task_from_json(self.payload)
+
+    def close_request(self) -> CloseTask:
+        return CloseTask(self.key, self.contact_id, self.crm_id, self.close_reason)
+
+    def state(self) -> TaskState:
+        """The task as the engine sees it. Not yet confirmed by the CRM still counts as open."""
+        if self.status == CLOSED:
+            status = TaskStatus.DELETED if self.crm_status != "completed" else TaskStatus.COMPLETED
+        elif self.status in (PENDING, UNKNOWN, FAILED):
+            status = TaskStatus.OPEN
+        else:
+            status = TaskStatus(self.crm_status or "open")
+        outcome = None
+        if self.outcome:
+            try:
+                outcome = Outcome(self.outcome)
+            except ValueError:
+                outcome = None
+        return TaskState(
+            key=self.key,
+            contact_id=self.contact_id,
+            status=status,
+            crm_id=self.crm_id,
+            owner_id=self.owner_id,
+            due_at=self.due_at,
+            completed_at=self.completed_at if status is TaskStatus.COMPLETED else None,
+            outcome=outcome,
+            note=self.note,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    started_at: datetime
+    ended_at: datetime | None
+    status: str  # running / ok / failed / stopped / planned
+    counts: dict[str, Any]
+    error: str
+
+
+# --------------------------------------------------------------------------- Protocol
+
+
+class Store(Protocol):
+    """State of one CRM account. Every mutating method is atomic on its own; wrap several
+    in `transaction()` to make them one unit (nested calls join the outer transaction)."""
+
+    account: str
+
+    def close(self) -> None: ...
+
+    def transaction(self) -> ContextManager[None]: ...
+
+    # contacts cache: the last seen version of every contact, and who needs planning
+    def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> list[str]:
+        """Cache contacts; return (and mark as needing a plan) the ids that are new or changed."""
+        ...
+
+    def contacts(self, ids: Iterable[str]) -> dict[str, Contact]: ...
+
+    def referrals_of(self, ids: Iterable[str]) -> dict[str, list[Contact]]:
+        """Contacts whose `referred_by` is one of `ids`, per referrer id."""
+        ...
+
+    def mark_needs_plan(self, ids: Iterable[str]) -> None: ...
+
+    def needs_plan(self, after: str = "", limit: int = 500) -> list[str]:
+        """Contact ids needing a plan, in id order, after `after` (paging)."""
+        ...
+
+    def clear_needs_plan(self, ids: Iterable[str]) -> None: ...
+
+    # enrollments
+    def enrollments(self, ids: Iterable[str]) -> dict[str, tuple[Enrollment, ...]]: ...
+
+    def put_enrollments(self, contact_id: str, enrollments: Sequence[Enrollment], now: datetime) -> None:
+        """Replace a contact's enrollments with this complete list."""
+        ...
+
+    def mark_due(self, now: datetime) -> int:
+        """Mark contacts whose snooze is over, or whose active enrollment waits on no task; return how many."""
+        ...
+
+    def enrollment_summary(self) -> list[dict[str, Any]]:
+        """Counts by cadence, version, step, status and reason."""
+        ...
+
+    # the task ledger
+    def add_intent(self, task: CreateTask, now: datetime) -> bool:
+        """Record a create as `pending`; False (and no change) when the key is already known."""
+        ...
+
+    def request_close(self, close: CloseTask, now: datetime) -> bool:
+        """Record the intent to close a task; False when the key is unknown or closed."""
+        ...
+
+    def tasks_of(self, contact_ids: Iterable[str]) -> dict[str, list[LedgerRow]]: ...
+
+    def ledger(self, statuses: Sequence[str], *, limit: int | None = None, after: str = "") -> list[LedgerRow]:
+        """Ledger rows in these statuses, in key order, after `after` (paging)."""
+        ...
+
+    def get(self, key: str) -> LedgerRow | None: ...
+
+    def closes_due(self, *, limit: int, after: str = "") -> list[LedgerRow]:
+        """Rows with a close intended (any status but closed), in key order."""
+        ...
+
+    def mark_sending(self, keys: Sequence[str], now: datetime) -> None:
+        """Just before a create batch is sent: its rows become `unknown` (sent_at = now)."""
+        ...
+
+    def record_creates(self, results: Sequence[Any], now: datetime) -> None:
+        """WriteResults of a create batch: created / pending (+1 attempt) / failed / unknown."""
+        ...
+
+    def record_closes(self, results: Sequence[Any], now: datetime) -> None:
+        """WriteResults of a close batch: closed on ok; a non-retryable failure drops the intent."""
+        ...
+
+    def resolve(self, found: Mapping[str, str], missing: Iterable[str], now: datetime) -> None:
+        """Reconciliation: found keys -> created with the CRM id; missing -> pending again."""
+        ...
+
+    def close_unsent(self, keys: Iterable[str], now: datetime) -> None:
+        """A close intended for a create that never reached the CRM: nothing to close."""
+        ...
+
+    def open_task_ids(self) -> dict[str, str]:
+        """Key -> CRM id of created tasks the CRM last said were open."""
+        ...
+
+    def apply_task_states(self, states: Iterable[TaskState], now: datetime) -> set[str]:
+        """Record what the CRM says about tasks; return the contact ids whose tasks changed."""
+        ...
+
+    def open_load(self) -> Iterator[tuple[str, datetime]]:
+        """(owner id, due time) of every task that is or will be open: the capacity guard's input."""
+        ...
+
+    def task_summary(self, now: datetime) -> list[dict[str, Any]]:
+        """Open and overdue tasks per owner, and ledger counts by status."""
+        ...
+
+    # cursors and runs
+    def cursor(self, name: str) -> datetime | None: ...
+
+    def set_cursor(self, name: str, value: datetime, now: datetime) -> None: ...
+
+    def start_run(self, now: datetime, *, plan_only: bool = False) -> int: ...
+
+    def finish_run(self, run_id: int, ended: datetime, status: str, counts: Mapping[str, Any], error: str = "") -> None: ...
+
+    def runs(self, limit: int = 10) -> list[RunRecord]: ...

@@ -1,0 +1,633 @@
+"""One sync run: pull changes -> plan -> record intents -> push -> record.
+
+The order is what makes the sync safe to kill at any instant:
+
+1. Take the account's single-runner lock (non-blocking; a second run gives up at once).
+2. Reconcile ledger rows left `unknown` by an earlier run (found in the CRM -> created;
+   not found -> pending again, but only once the CRM's search lag has passed).
+3. Read contacts changed since the cursor (minus a safety overlap) page by page into the
+   contacts cache, then the task changes, marking the contacts that need a plan.
+4. Plan those contacts with the engine and record every intended create and close AND
+   the enrollment changes in ONE transaction, before any write to the CRM.
+5. Push closes, then creates, in batches of `capabilities.max_batch`: each batch is marked
+   `unknown` just before it is sent and its results recorded right after.
+6. Move the cursors (never past the run's start) and log the run.
+
+`plan_only=True` runs steps 2-4 against a private in-memory copy of the state and tells
+the CRM it is a dry run: nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sequences.config import Config, Condition, Rule
+from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot
+
+from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, WriteResult
+from .logs import fields, redact
+from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
+from .store_sqlite import SQLiteStore, state_path
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=5)
+PLAN_PAGE = 500
+RECONCILE_PAGE = 100
+REPORT_ITEMS = 1000  # details kept per list in a report; counts are always complete
+KILL_ENV = "CADENCE_TEST_KILL_AT"
+PAUSE_ENV = "CADENCE_TEST_PAUSE_AT"
+KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
+
+Planner = Callable[[Config, Snapshot, datetime], Iterable[ContactPlan]]
+
+
+class LockHeld(Exception):
+    """Another sync for this account is running."""
+
+
+class SyncStopped(Exception):
+    """Raised inside a run when the stop event is set (SIGTERM/SIGINT)."""
+
+
+# ------------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True, slots=True)
+class TaskItem:
+    key: str
+    contact_id: str
+    contact_name: str
+    channel: str
+    due_local: str  # ISO with the contact's offset
+    timezone: str
+    subject: str
+    reason: str
+    crm_id: str = ""
+
+    @property
+    def due_text(self) -> str:
+        """'Tue 2026-03-03 09:00 America/New_York'."""
+        try:
+            due = datetime.fromisoformat(self.due_local)
+        except ValueError:
+            return self.due_local
+        return f"{due:%a %Y-%m-%d %H:%M} {self.timezone}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class CloseItem:
+    key: str
+    contact_id: str
+    contact_name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoteItem:
+    contact_id: str
+    contact_name: str
+    kind: str
+    cadence_id: str
+    step_id: str
+    reason: str
+
+
+@dataclass
+class SyncReport:
+    """What one run did (or, with plan_only, would do)."""
+
+    account: str
+    started_at: datetime
+    plan_only: bool = False
+    status: str = "ok"  # ok / stopped / deferred / failed
+    run_id: int = 0
+    created: list[TaskItem] = field(default_factory=list)
+    closed: list[CloseItem] = field(default_factory=list)
+    skipped: list[NoteItem] = field(default_factory=list)
+    notes: list[NoteItem] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    bad_records: list[BadRecord] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """The run did its whole job (a stopped or deferred run left work for the next one)."""
+        return self.status == "ok"
+
+    def add(self, name: str, item: Any) -> None:
+        """Append to a detail list (up to REPORT_ITEMS) and count it."""
+        self.counts[name] += 1
+        items = getattr(self, name)
+        if len(items) < REPORT_ITEMS:
+            items.append(item)
+
+    def error(self, message: str) -> None:
+        self.add("errors", redact(message))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "started_at": self.started_at,
+            "plan_only": self.plan_only,
+            "status": self.status,
+            "run_id": self.run_id,
+            "duration_seconds": round(self.duration, 3),
+            "counts": dict(sorted(self.counts.items())),
+            "created": [_asdict(i) | {"due": i.due_text} for i in self.created],
+            "closed": [_asdict(i) for i in self.closed],
+            "skipped": [_asdict(i) for i in self.skipped],
+            "notes": [_asdict(i) for i in self.notes],
+            "errors": list(self.errors),
+            "bad_records": [_asdict(b) for b in self.bad_records],
+        }
+
+    def to_text(self) -> str:
+        verb = ("would create", "would close") if self.plan_only else ("created", "closed")
+        lines = [
+            f"{'plan' if self.plan_only else 'sync'} for account {self.account} at "
+            f"{self.started_at:%Y-%m-%d %H:%M} UTC: {self.status} in {self.duration:.1f}s"
+        ]
+
+        def section(title: str, name: str, rows: list[str]) -> None:
+            total = self.counts.get(name, 0)
+            if not total:
+                return
+            lines.append(f"{title} ({total}):")
+            lines.extend(f"  {r}" for r in rows)
+            if total > len(rows):
+                lines.append(f"  ... and {total - len(rows)} more")
+
+        section(verb[0], "created", [
+            f"{_who(i.contact_name, i.contact_id)}  {i.channel:<8}  {i.due_text}  {i.subject}"
+            + (f"\n      why: {i.reason}" if self.plan_only and i.reason else "")
+            for i in self.created
+        ])
+        section(verb[1], "closed", [f"{_who(i.contact_name, i.contact_id)}  {i.reason}" for i in self.closed])
+        section("skipped", "skipped", [
+            f"{_who(i.contact_name, i.contact_id)}  {i.cadence_id}/{i.step_id}: {i.reason}" for i in self.skipped
+        ])
+        section("enrollment changes", "notes", [
+            f"{_who(i.contact_name, i.contact_id)}  {i.kind} {i.cadence_id}: {i.reason}" for i in self.notes
+        ])
+        section("bad records", "bad_records", [f"{b.source}: {b.field}: {b.message}" for b in self.bad_records])
+        section("errors", "errors", list(self.errors))
+        if len(lines) == 1:
+            lines.append("nothing to do")
+        return "\n".join(lines)
+
+
+def _who(name: str, contact_id: str) -> str:
+    return f"{name} ({contact_id})" if name else contact_id
+
+
+def _asdict(item: Any) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in item.__slots__}
+
+
+# ------------------------------------------------------------------------- run lock
+
+
+class RunLock:
+    """An OS file lock beside the state file, held for the whole run (released if the process dies)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    @classmethod
+    def for_state(cls, state: Path, account: str) -> "RunLock":
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", account)[:80] or "default"
+        return cls(state.with_name(f"{state.name}.{safe}.lock"))
+
+    def acquire(self, account: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown process"
+            handle.close()
+            raise LockHeld(
+                f"another sync for account {account!r} is running ({holder}); lock file {self.path}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+# -------------------------------------------------------------------------- helpers
+
+
+def _test_hook(point: str) -> None:
+    """Test hooks: CADENCE_TEST_KILL_AT=<point> kills the process right here (SIGKILL);
+    CADENCE_TEST_PAUSE_AT=<point>:<seconds> sleeps here (to hold the lock in concurrency tests)."""
+    if os.environ.get(KILL_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get(PAUSE_ENV, "")
+    if pause.partition(":")[0] == point:
+        time.sleep(float(pause.partition(":")[2] or 1))
+
+
+def _chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def needed_properties(config: Config) -> list[str]:
+    """Raw CRM properties the config's rules mention (beyond the standard contact fields)."""
+    names: set[str] = set()
+
+    def visit(rule: Rule | None) -> None:
+        if rule is not None:
+            for cond in (*rule.all, *rule.any):
+                names.add(cond.property)
+
+    for cadence in config.cadences:
+        visit(cadence.enroll_when)
+        visit(cadence.exit_when)
+        for step in cadence.steps:
+            for cond in step.skip_if:
+                if isinstance(cond, Condition):
+                    names.add(cond.property)
+    standard = set(Contact.__slots__) | {"full_name"}
+    return sorted(n for n in names if n not in standard)
+
+
+def _zone(name: str, fallback: str) -> ZoneInfo:
+    for candidate in (name, fallback):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _default_planner() -> Planner:
+    from sequences.engine import plan_iter
+
+    return plan_iter
+
+
+# ------------------------------------------------------------------------------ run
+
+
+class _Run:
+    def __init__(self, config: Config, crm: CRM, store: Store, report: SyncReport, now: datetime,
+                 planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None):
+        self.config, self.crm, self.store, self.report = config, crm, store, report
+        self.now, self.planner, self.stop, self.plan_only = now, planner, stop, plan_only
+        self.progress = progress or (lambda *a: None)
+        self.caps = crm.capabilities
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise SyncStopped()
+
+    # -- 2. reconcile
+    def reconcile(self) -> None:
+        lag = timedelta(seconds=self.caps.search_lag_seconds)
+        after = ""
+        while rows := self.store.ledger([UNKNOWN], limit=RECONCILE_PAGE, after=after):
+            after = rows[-1].key
+            ready = {r.key for r in rows if r.sent_at is None or self.now - r.sent_at >= lag}
+            waiting = len(rows) - len(ready)
+            if waiting:
+                self.report.counts["unknown_waiting"] += waiting
+            if not ready:
+                continue
+            found = {k: v for k, v in self.crm.find_tasks(sorted(ready)).items() if k in ready}
+            missing = sorted(ready - set(found))
+            self.store.resolve(found, missing, self.now)
+            self.report.counts["reconciled_found"] += len(found)
+            self.report.counts["reconciled_missing"] += len(missing)
+            log.info("reconciled unknown writes", extra=fields(found=len(found), missing=len(missing), waiting=waiting))
+
+    # -- 3. read
+    def read_contacts(self) -> None:
+        cursor = self.store.cursor("contacts")
+        ctx = ReadContext(
+            since=cursor - OVERLAP if cursor else None,
+            properties=needed_properties(self.config),
+            started_at=self.now,
+            hints={"dry_run": self.plan_only},
+        )
+        read = 0
+        for batch in self.crm.read_contacts(ctx):
+            for bad in batch.bad:
+                self.report.add("bad_records", bad)
+            changed = set(self.store.upsert_contacts(batch.contacts, self.now))
+            referrers = {c.referred_by for c in batch.contacts if c.id in changed and c.referred_by}
+            if referrers:
+                self.store.mark_needs_plan(referrers)
+            read += len(batch.contacts)
+            self.report.counts["contacts_read"] += len(batch.contacts)
+            self.report.counts["contacts_changed"] += len(changed)
+            self.progress("reading contacts", read, None)
+            self.check_stop()
+
+    def read_tasks(self) -> None:
+        cursor = self.store.cursor("tasks")
+        since = cursor - OVERLAP if cursor else None
+        states = self.crm.read_task_changes(since, self.store.open_task_ids())
+        changed = self.store.apply_task_states(states, self.now)
+        self.store.mark_needs_plan(changed)
+        due = self.store.mark_due(self.now)
+        self.report.counts["contacts_with_task_changes"] += len(changed)
+        self.report.counts["enrollments_due"] += due
+
+    # -- 4. plan and record intents
+    def owner_load(self, owners: dict[str, Owner]) -> dict[tuple[str, str], int]:
+        load: Counter = Counter()
+        default = self.config.calendar.timezone
+        zones: dict[str, ZoneInfo] = {}
+        for owner_id, due in self.store.open_load():
+            zone = zones.get(owner_id)
+            if zone is None:
+                owner = owners.get(owner_id)
+                zone = zones[owner_id] = _zone(owner.timezone if owner else "", default)
+            load[(owner_id, due.astimezone(zone).date().isoformat())] += 1
+        return dict(load)
+
+    def states(self) -> Iterator[ContactState]:
+        after = ""
+        while ids := self.store.needs_plan(after=after, limit=PLAN_PAGE):
+            after = ids[-1]
+            contacts = self.store.contacts(ids)
+            enrollments = self.store.enrollments(ids)
+            tasks = self.store.tasks_of(ids)
+            referrals = self.store.referrals_of(ids)
+            referrers = self.store.contacts({c.referred_by for c in contacts.values() if c.referred_by})
+            for cid in ids:
+                contact = contacts[cid]
+                rows = tasks.get(cid, [])
+                yield ContactState(
+                    contact=contact,
+                    enrollments=enrollments.get(cid, ()),
+                    tasks=tuple(r.state() for r in rows),
+                    touches=tuple(sorted(r.completed_at for r in rows
+                                        if r.completed_at and r.crm_status == "completed" and r.status != CLOSED)),
+                    referrer=referrers.get(contact.referred_by),
+                    referrals=tuple(referrals.get(cid, ())),
+                )
+
+    def plan(self) -> None:
+        owners = {o.id: o for o in self.crm.list_owners()}
+        snapshot = Snapshot(
+            account=self.report.account,
+            contacts=self.states(),
+            owners=owners,
+            owner_load=self.owner_load(owners),
+        )
+        planned = 0
+        with self.store.transaction():  # every intent and enrollment change of the run, at once
+            for cp in self.planner(self.config, snapshot, self.now):
+                self.record(cp)
+                planned += 1
+                if planned % 500 == 0:
+                    self.progress("planning", planned, None)
+        self.report.counts["contacts_planned"] += planned
+        log.info("intents recorded", extra=fields(contacts=planned, creates=self.report.counts["intended_creates"],
+                                                  closes=self.report.counts["intended_closes"]))
+
+    def record(self, cp: ContactPlan) -> None:
+        for task in cp.creates:
+            if self.store.add_intent(task, self.now):
+                self.report.counts["intended_creates"] += 1
+        for close in cp.closes:
+            if self.store.request_close(close, self.now):
+                self.report.counts["intended_closes"] += 1
+        if cp.enrollments is not None:
+            self.store.put_enrollments(cp.contact_id, cp.enrollments, self.now)
+        for note in cp.notes:
+            item = NoteItem(note.contact_id, "", note.kind, note.cadence_id, note.step_id, note.reason)
+            self.report.add("skipped" if note.kind == "skip" else "notes", item)
+        self.store.clear_needs_plan([cp.contact_id])
+
+    # -- 5. push
+    def push_closes(self) -> None:
+        size = self.caps.max_batch
+        after = ""
+        while rows := self.store.closes_due(limit=size, after=after):
+            after = rows[-1].key
+            unsent = [r for r in rows if r.status in (PENDING, FAILED)]
+            if unsent:
+                self.store.close_unsent([r.key for r in unsent], self.now)
+                for r in unsent:
+                    self.report.add("closed", CloseItem(r.key, r.contact_id, "", f"{r.close_reason} (never sent)"))
+            sendable = [r for r in rows if r.status == CREATED]
+            if sendable:
+                self.check_stop()
+                results = self._call(self.crm.close_tasks, [r.close_request() for r in sendable])
+                self.store.record_closes(results, self.now)
+                for row, res in zip(sendable, results):
+                    if res.ok:
+                        self.report.add("closed", CloseItem(row.key, row.contact_id, "", row.close_reason))
+                    else:
+                        self.report.error(f"close {row.key} (contact {row.contact_id}): {res.error}")
+
+    def push_creates(self) -> None:
+        size = self.caps.max_batch
+        after = ""
+        batches = 0
+        sent = 0
+        while rows := self.store.ledger([PENDING], limit=size, after=after):
+            after = rows[-1].key
+            if batches:
+                _test_hook("between_batches")
+            self.check_stop()
+            tasks = [r.task for r in rows]
+            self.store.mark_sending([t.key for t in tasks], self.now)
+            # if this raises, the rows stay `unknown`: the next run reconciles them before resending
+            results = self._call(self.crm.create_tasks, tasks)
+            _test_hook("after_crm_write")
+            self.store.record_creates(results, self.now)
+            batches += 1
+            sent += len(tasks)
+            self.progress("creating tasks", sent, None)
+            for task, res in zip(tasks, results):
+                if res.ok:
+                    self.report.add("created", _task_item(task, res.crm_id))
+                elif res.unknown:
+                    self.report.counts["unknown"] += 1
+                    self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
+                else:
+                    self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
+                                      + (" (will retry)" if res.retryable else ""))
+
+    @staticmethod
+    def _call(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequence[Any]) -> list[WriteResult]:
+        """One batch call; results missing or out of order become `unknown` (never assumed failed)."""
+        results = list(method(items))
+        by_key = {r.key: r for r in results}
+        if len(results) == len(items) and all(r.key == i.key for r, i in zip(results, items)):
+            return results
+        return [by_key.get(i.key) or WriteResult(i.key, False, error="no result for this item", unknown=True) for i in items]
+
+    def report_pending(self) -> None:
+        """plan_only: list what a sync would send now (new intents and leftovers)."""
+        after = ""
+        while rows := self.store.ledger([PENDING], limit=1000, after=after):
+            after = rows[-1].key
+            for r in rows:
+                self.report.add("created", _task_item(r.task, ""))
+        after = ""
+        while rows := self.store.closes_due(limit=1000, after=after):
+            after = rows[-1].key
+            for r in rows:
+                self.report.add("closed", CloseItem(r.key, r.contact_id, "", r.close_reason))
+
+    # -- 6. cursors
+    def move_cursors(self) -> None:
+        _test_hook("before_cursor")
+        with self.store.transaction():
+            for name in ("contacts", "tasks"):
+                previous = self.store.cursor(name)
+                value = max(previous, self.now) if previous else self.now
+                self.store.set_cursor(name, value, self.now)
+
+    def execute(self) -> None:
+        self.reconcile()
+        self.check_stop()
+        self.read_contacts()
+        self.check_stop()
+        self.read_tasks()
+        self.check_stop()
+        self.plan()
+        if self.plan_only:
+            self.report_pending()
+            return
+        _test_hook("after_intents")
+        self.push_closes()
+        self.push_creates()
+        self.move_cursors()
+
+
+def _task_item(task: CreateTask, crm_id: str) -> TaskItem:
+    return TaskItem(task.key, task.contact_id, "", task.channel.value, task.due_local, task.timezone,
+                    task.subject, task.reason, crm_id)
+
+
+def _fill_names(report: SyncReport, store: Store) -> None:
+    ids = {i.contact_id for name in ("created", "closed", "skipped", "notes") for i in getattr(report, name)}
+    names = {cid: c.full_name for cid, c in store.contacts(ids).items()}
+    for name in ("created", "closed", "skipped", "notes"):
+        items = getattr(report, name)
+        setattr(report, name, [_with_name(i, names.get(i.contact_id, "")) for i in items])
+    report.created.sort(key=_due_order)
+
+
+def _due_order(item: TaskItem) -> tuple[str, str, str]:
+    try:
+        due = datetime.fromisoformat(item.due_local).astimezone(timezone.utc).isoformat()
+    except ValueError:
+        due = item.due_local
+    return due, item.contact_id, item.key
+
+
+def _with_name(item: Any, name: str) -> Any:
+    from dataclasses import replace
+
+    return replace(item, contact_name=name) if name and not item.contact_name else item
+
+
+# ------------------------------------------------------------------------- entry point
+
+
+def run_sync(
+    loaded: Any,
+    *,
+    now: datetime | None = None,
+    plan_only: bool = False,
+    crm: CRM | None = None,
+    planner: Planner | None = None,
+    stop: threading.Event | None = None,
+    env: Any = None,
+    progress: Callable[..., None] | None = None,
+) -> SyncReport:
+    """One sync run for a loaded config (`.config`, `.directory`); returns its report.
+
+    Raises LockHeld when another run holds the account's lock, and ConfigError when the
+    CRM settings are wrong. CRM failures during the run end it with status "failed"
+    (state stays consistent: the next run finishes the job).
+    """
+    clock = time.monotonic()
+    now = now or datetime.now(timezone.utc)
+    stop = stop or threading.Event()
+    owns_crm = crm is None
+    if crm is None:
+        from .crm.registry import load_crm
+
+        crm = load_crm(loaded, env=env if env is not None else os.environ)
+    config: Config = loaded.config
+    account = config.account or crm.account_id()
+    state = state_path(loaded)
+    lock = None
+    try:
+        if not plan_only:
+            lock = RunLock.for_state(state, account)
+            lock.acquire(account)
+        store = SQLiteStore.snapshot(state, account) if plan_only else SQLiteStore.open(state, account)
+        report = SyncReport(account=account, started_at=now, plan_only=plan_only)
+        try:
+            report.run_id = store.start_run(now, plan_only=plan_only)
+            log.info("run started", extra=fields(account=account, run=report.run_id, plan_only=plan_only, now=now.isoformat()))
+            run = _Run(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress)
+            error = ""
+            try:
+                run.execute()
+            except SyncStopped:
+                report.status = "stopped"
+                log.warning("run stopped on request; the next run resumes", extra=fields(run=report.run_id))
+            except RetryLaterError as exc:
+                report.status = "deferred"
+                error = redact(str(exc))
+                report.error(f"the CRM asks to retry later: {error}")
+            except (FatalCRMError, CRMError, OSError) as exc:
+                report.status = "failed"
+                error = redact(f"{type(exc).__name__}: {exc}")
+                report.error(error)
+                log.error("run failed", extra=fields(run=report.run_id, error=error))
+            except Exception as exc:  # a bug: keep the traceback in the log, fail the run, keep state consistent
+                report.status = "failed"
+                error = redact(f"{type(exc).__name__}: {exc}")
+                report.error(error)
+                log.exception("run failed with an unexpected error", extra=fields(run=report.run_id))
+            _fill_names(report, store)
+            report.duration = time.monotonic() - clock
+            store.finish_run(report.run_id, now + timedelta(seconds=report.duration), report.status,
+                             dict(report.counts) | {"duration_seconds": round(report.duration, 3)}, error)
+            log.info("run finished", extra=fields(run=report.run_id, status=report.status, created=report.counts["created"],
+                                                  closed=report.counts["closed"], errors=report.counts["errors"],
+                                                  bad_records=report.counts["bad_records"], seconds=round(report.duration, 2)))
+            return report
+        finally:
+            store.close()
+    finally:
+        if lock is not None:
+            lock.release()
+        if owns_crm:
+            crm.close()

@@ -1,0 +1,252 @@
+"""The SQLite state store: durable settings, migrations, the ledger's state machine, the contacts cache, snapshots."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from connector.crm.base import WriteResult
+from connector.store import LedgerRow, Store
+from connector.store_sqlite import MIGRATIONS, SQLiteStore, migrate
+from crm_conformance import make_task
+from sequences.records import CloseTask, Contact, Enrollment, EnrollmentStatus, Outcome, TaskState, TaskStatus
+
+NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore.open(tmp_path / "state.sqlite", "acct")
+    yield s
+    s.close()
+
+
+def test_store_satisfies_the_protocol_and_uses_durable_settings(store: SQLiteStore) -> None:
+    """The SQLite store implements every Store method, in WAL mode with synchronous=FULL."""
+    missing = [name for name in dir(Store) if not name.startswith("_") and not hasattr(store, name)]
+    assert missing == []
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_migrations_are_applied_once_in_order(tmp_path: Path) -> None:
+    """Reopening a state file applies no migration twice and records the schema version."""
+    path = tmp_path / "s.sqlite"
+    SQLiteStore.open(path, "a").close()
+    s = SQLiteStore.open(path, "a")
+    versions = [r[0] for r in s.db.execute("SELECT version FROM schema_version")]
+    assert versions == sorted(MIGRATIONS) and s.schema_version == max(MIGRATIONS)
+    s.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A state file written by a newer crm-cadence is not touched by an older one."""
+    db = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
+    migrate(db)
+    db.execute("INSERT INTO schema_version VALUES (999)")
+    with pytest.raises(RuntimeError, match="newer than this crm-cadence"):
+        migrate(db)
+
+
+def test_an_intent_is_recorded_once_per_key(store: SQLiteStore) -> None:
+    """add_intent records a pending row the first time and ignores the same key afterwards."""
+    task = make_task("c1")
+    assert store.add_intent(task, NOW)
+    assert not store.add_intent(task, NOW + timedelta(days=1))
+    [row] = store.ledger(["pending"])
+    assert row.key == task.key and row.task == task and row.status == "pending"
+
+
+def test_ledger_follows_the_write_results(store: SQLiteStore) -> None:
+    """unknown before sending; then ok -> created, retryable -> pending (+1 attempt), failed -> failed, unknown stays unknown."""
+    tasks = [make_task("c1", n, run="r") for n in range(4)]
+    for t in tasks:
+        store.add_intent(t, NOW)
+    store.mark_sending([t.key for t in tasks], NOW)
+    assert {r.status for r in store.ledger(["unknown"])} == {"unknown"}
+    store.record_creates([
+        WriteResult(tasks[0].key, True, crm_id="T0"),
+        WriteResult(tasks[1].key, False, error="503", retryable=True),
+        WriteResult(tasks[2].key, False, error="400 bad owner"),
+        WriteResult(tasks[3].key, False, error="timeout", unknown=True),
+    ], NOW)
+    rows = {r.key: r for r in store.ledger(["pending", "created", "unknown", "failed"])}
+    assert (rows[tasks[0].key].status, rows[tasks[0].key].crm_id, rows[tasks[0].key].crm_status) == ("created", "T0", "open")
+    assert (rows[tasks[1].key].status, rows[tasks[1].key].attempts) == ("pending", 1)
+    assert (rows[tasks[2].key].status, rows[tasks[2].key].last_error) == ("failed", "400 bad owner")
+    assert rows[tasks[3].key].status == "unknown" and rows[tasks[3].key].sent_at == NOW
+
+
+def test_reconciliation_resolves_unknown_rows(store: SQLiteStore) -> None:
+    """Found unknown rows become created with the CRM id; missing ones go back to pending."""
+    a, b = make_task("c1", 0, run="r"), make_task("c1", 1, run="r")
+    for t in (a, b):
+        store.add_intent(t, NOW)
+    store.mark_sending([a.key, b.key], NOW)
+    store.resolve({a.key: "T1"}, [b.key], NOW)
+    assert store.get(a.key).status == "created" and store.get(a.key).crm_id == "T1"
+    assert store.get(b.key).status == "pending"
+
+
+def test_closes_are_intents_too(store: SQLiteStore) -> None:
+    """request_close marks the row; a confirmed close sets it closed; a close of an unsent create needs no CRM call."""
+    a, b = make_task("c1", 0, run="r"), make_task("c2", 1, run="r")
+    for t in (a, b):
+        store.add_intent(t, NOW)
+    store.mark_sending([a.key], NOW)
+    store.record_creates([WriteResult(a.key, True, crm_id="T1")], NOW)
+    assert store.request_close(CloseTask(a.key, "c1", "T1", "replied"), NOW)
+    assert store.request_close(CloseTask(b.key, "c2", "", "exited"), NOW)
+    assert [r.key for r in store.closes_due(limit=10)] == sorted([a.key, b.key])
+    store.record_closes([WriteResult(a.key, True, crm_id="T1")], NOW)
+    store.close_unsent([b.key], NOW)
+    assert store.get(a.key).status == "closed" and store.get(b.key).status == "closed"
+    assert store.closes_due(limit=10) == []
+    assert not store.request_close(CloseTask(a.key, "c1", "T1", "again"), NOW)
+
+
+def test_task_states_from_the_crm_update_the_ledger(store: SQLiteStore) -> None:
+    """A completion read from the CRM is stored (first completion time wins) and names the contact that changed."""
+    a = make_task("c1", 0, run="r")
+    store.add_intent(a, NOW)
+    store.mark_sending([a.key], NOW)
+    store.record_creates([WriteResult(a.key, True, crm_id="T1")], NOW)
+    assert store.open_task_ids() == {a.key: "T1"}
+    done = TaskState(a.key, "c1", TaskStatus.COMPLETED, "T1", completed_at=NOW, outcome=Outcome.NOT_NOW)
+    assert store.apply_task_states([done], NOW) == {"c1"}
+    assert store.apply_task_states([done], NOW) == set()  # no change, no re-plan
+    later = TaskState(a.key, "c1", TaskStatus.COMPLETED, "T1", completed_at=NOW + timedelta(hours=5), outcome=Outcome.NOT_NOW)
+    store.apply_task_states([later], NOW)
+    row = store.get(a.key)
+    assert row.completed_at == NOW and row.outcome == "not_now"
+    assert row.state().status is TaskStatus.COMPLETED and store.open_task_ids() == {}
+    assert store.apply_task_states([TaskState("someone-elses", "c9", TaskStatus.OPEN)], NOW) == set()
+
+
+def test_unsent_and_unconfirmed_tasks_count_as_open_for_the_engine(store: SQLiteStore) -> None:
+    """Pending, unknown and failed creates show the engine an OPEN task, so nothing is stacked on top."""
+    a = make_task("c1", 0, run="r")
+    store.add_intent(a, NOW)
+    assert store.get(a.key).state().status is TaskStatus.OPEN
+    store.mark_sending([a.key], NOW)
+    assert store.get(a.key).state().status is TaskStatus.OPEN
+    assert list(store.open_load()) == [("o1", a.due_at)]
+
+
+def test_contacts_cache_marks_only_new_or_changed_contacts(store: SQLiteStore) -> None:
+    """upsert_contacts returns (and marks for planning) only contacts whose data changed."""
+    ada = Contact("c1", "Ada", email="ada@example.com", opted_out=frozenset({"email"}), last_reply_at=NOW, properties={"x": "1"})
+    kay = Contact("c2", "Kay", referred_by="c1")
+    assert store.upsert_contacts([ada, kay], NOW) == ["c1", "c2"]
+    store.clear_needs_plan(["c1", "c2"])
+    assert store.upsert_contacts([ada, kay], NOW) == []
+    assert store.needs_plan() == []
+    assert store.upsert_contacts([Contact("c1", "Ada", lead_status="BAD_TIMING")], NOW) == ["c1"]
+    assert store.needs_plan() == ["c1"]
+    assert store.contacts(["c2"])["c2"] == kay
+    assert store.referrals_of(["c1"]) == {"c1": [kay]}
+
+
+def test_contacts_round_trip_exactly(store: SQLiteStore) -> None:
+    """A cached contact comes back equal to what was stored (sets, times, properties)."""
+    ada = Contact("c1", "Ada", opted_out=frozenset({"email", "call"}), last_meeting_at=NOW, modified_at=NOW, properties={"role": "x"})
+    store.upsert_contacts([ada], NOW)
+    assert store.contacts(["c1"])["c1"] == ada
+
+
+def test_enrollments_are_replaced_and_due_ones_found(store: SQLiteStore) -> None:
+    """put_enrollments replaces a contact's list; mark_due finds snoozes that are over."""
+    store.upsert_contacts([Contact("c1"), Contact("c2")], NOW)
+    store.clear_needs_plan(["c1", "c2"])
+    snoozed = Enrollment("c1", "a", 1, 1, EnrollmentStatus.SNOOZED, NOW, snoozed_until=NOW + timedelta(days=90))
+    active = Enrollment("c2", "a", 1, 1, EnrollmentStatus.ACTIVE, NOW, step_index=0, open_task_key="k")
+    store.put_enrollments("c1", [snoozed], NOW)
+    store.put_enrollments("c2", [active], NOW)
+    assert store.enrollments(["c1", "c2"]) == {"c1": (snoozed,), "c2": (active,)}
+    assert store.mark_due(NOW + timedelta(days=89)) == 0
+    assert store.mark_due(NOW + timedelta(days=90)) == 1
+    assert store.needs_plan() == ["c1"]
+    store.put_enrollments("c1", [], NOW)
+    assert store.enrollments(["c1"]) == {}
+
+
+def test_a_transaction_is_all_or_nothing(store: SQLiteStore) -> None:
+    """An error inside transaction() rolls back every write made in it, nested calls included."""
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_intent(make_task("c1", 0, run="r"), NOW)
+            store.set_cursor("contacts", NOW, NOW)
+            raise RuntimeError("crash")
+    assert store.ledger(["pending"]) == [] and store.cursor("contacts") is None
+
+
+def test_cursors_and_runs(store: SQLiteStore) -> None:
+    """Cursors round-trip; runs are logged with counts and listed newest first."""
+    store.set_cursor("contacts", NOW, NOW)
+    assert store.cursor("contacts") == NOW
+    first = store.start_run(NOW)
+    store.finish_run(first, NOW, "ok", {"created": 3})
+    second = store.start_run(NOW + timedelta(hours=1))
+    store.finish_run(second, NOW, "failed", {}, "boom")
+    runs = store.runs()
+    assert [r.id for r in runs] == [second, first]
+    assert runs[1].counts == {"created": 3} and runs[0].error == "boom"
+
+
+def test_rows_are_scoped_by_account(tmp_path: Path) -> None:
+    """Two accounts sharing a state file never see each other's rows."""
+    a = SQLiteStore.open(tmp_path / "s.sqlite", "portal-a")
+    b = SQLiteStore.open(tmp_path / "s.sqlite", "portal-b")
+    a.add_intent(make_task("c1", run="r"), NOW)
+    a.set_cursor("contacts", NOW, NOW)
+    assert b.ledger(["pending"]) == [] and b.cursor("contacts") is None
+    a.close()
+    b.close()
+
+
+def test_a_snapshot_never_writes_to_the_file(tmp_path: Path) -> None:
+    """snapshot() reads the state into memory: writes to it vanish and a missing file is not created."""
+    path = tmp_path / "s.sqlite"
+    snap = SQLiteStore.snapshot(path, "a")
+    snap.add_intent(make_task("c1", run="r"), NOW)
+    snap.close()
+    assert not path.exists()
+    real = SQLiteStore.open(path, "a")
+    real.set_cursor("contacts", NOW, NOW)
+    snap = SQLiteStore.snapshot(path, "a")
+    assert snap.cursor("contacts") == NOW
+    snap.set_cursor("contacts", NOW + timedelta(days=1), NOW)
+    snap.close()
+    assert real.cursor("contacts") == NOW
+    real.close()
+
+
+def test_ledger_row_payload_round_trips(store: SQLiteStore) -> None:
+    """The recorded payload rebuilds the exact CreateTask that was planned."""
+    task = make_task("c1", 3, run="r")
+    store.add_intent(task, NOW)
+    row = store.get(task.key)
+    assert isinstance(row, LedgerRow) and row.task == task and row.due_at == task.due_at
+
+
+def test_retryable_failures_are_parked_after_max_attempts(store: SQLiteStore) -> None:
+    """A create that keeps failing retryably is retried up to MAX_ATTEMPTS times, then marked failed."""
+    from connector.store_sqlite import MAX_ATTEMPTS
+
+    task = make_task("c1", run="r")
+    store.add_intent(task, NOW)
+    for _ in range(MAX_ATTEMPTS):
+        store.mark_sending([task.key], NOW)
+        store.record_creates([WriteResult(task.key, False, error="503", retryable=True)], NOW)
+    row = store.get(task.key)
+    assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_crashed(store: SQLiteStore) -> None:
+    """The next run's start marks an unfinished earlier run as crashed."""
+    first = store.start_run(NOW)
+    store.start_run(NOW + timedelta(hours=1))
+    assert {r.id: r.status for r in store.runs()}[first] == "crashed"
