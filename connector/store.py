@@ -265,6 +265,10 @@ class Store(Protocol):
         """A close intended for a create that never reached the CRM: nothing to close."""
         ...
 
+    def live_contact_ids(self) -> list[str]:
+        """Contacts with an active or snoozed enrollment."""
+        ...
+
     def open_task_ids(self) -> dict[str, str]:
         """Key -> CRM id of created tasks the CRM last said were open."""
         ...

@@ -463,6 +463,11 @@ class SQLiteStore:
                     [ts(now), self.account, *chunk],
                 )
 
+    def live_contact_ids(self) -> list[str]:
+        rows = self._q("SELECT DISTINCT contact_id FROM enrollments WHERE account=? AND status IN ('active','snoozed') "
+                       "ORDER BY contact_id", (self.account,))
+        return [r["contact_id"] for r in rows]
+
     def open_task_ids(self) -> dict[str, str]:
         rows = self._q("SELECT key, crm_id FROM tasks WHERE account=? AND status='created' AND crm_status='open'", (self.account,))
         return {r["key"]: r["crm_id"] for r in rows}

@@ -44,6 +44,7 @@ from .store_sqlite import SQLiteStore, state_path
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
+SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
 PLAN_PAGE = 500
 RECONCILE_PAGE = 100
 REPORT_ITEMS = 1000  # details kept per list in a report; counts are always complete
@@ -302,6 +303,7 @@ class _Run:
         self.now, self.planner, self.stop, self.plan_only = now, planner, stop, plan_only
         self.progress = progress or (lambda *a: None)
         self.caps = crm.capabilities
+        self.swept = False
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -504,10 +506,31 @@ class _Run:
     def move_cursors(self) -> None:
         _test_hook("before_cursor")
         with self.store.transaction():
-            for name in ("contacts", "tasks"):
+            for name in ("contacts", "tasks") + (("sweep",) if self.swept else ()):
                 previous = self.store.cursor(name)
                 value = max(previous, self.now) if previous else self.now
                 self.store.set_cursor(name, value, self.now)
+
+    # -- 3b. sweep: what an incremental read cannot see (deleted or merged contacts, deleted tasks)
+    def sweep(self) -> None:
+        verify = getattr(self.crm, "verify_contacts", None)
+        check = getattr(self.crm, "check_tasks", None)
+        last = self.store.cursor("sweep")
+        if (verify is None and check is None) or (last is not None and self.now - last < SWEEP_EVERY):
+            return
+        if verify is not None:
+            ids = self.store.live_contact_ids()
+            gone = list(verify(ids)) if ids else []
+            if gone:
+                self.store.upsert_contacts(gone, self.now)
+                self.store.mark_needs_plan([c.id for c in gone])
+            self.report.counts["contacts_gone"] += len(gone)
+        if check is not None:
+            open_tasks = self.store.open_task_ids()
+            if open_tasks:
+                changed = self.store.apply_task_states(check(open_tasks), self.now)
+                self.store.mark_needs_plan(changed)
+        self.swept = True
 
     def execute(self) -> None:
         self.reconcile()
@@ -515,6 +538,8 @@ class _Run:
         self.read_contacts()
         self.check_stop()
         self.read_tasks()
+        self.check_stop()
+        self.sweep()
         self.check_stop()
         self.plan()
         if self.plan_only:

@@ -243,6 +243,9 @@ class _Contact:
         cadence, why = self._cadence_for_new_contact()
         if cadence is None:
             return
+        if self._open_task() is not None:  # e.g. a thank-you still open: one open task per contact
+            self._note("hold", cadence.id, "enrollment waits for the contact's open task to be done")
+            return
         seq = max((e.seq for e in self.enrollments), default=0) + 1
         e = self._put(
             Enrollment(
@@ -273,7 +276,7 @@ class _Contact:
         if c.do_not_contact or "all" in c.opted_out:
             self._end(e, EnrollmentStatus.EXITED, "marked do not contact while snoozed")
             return
-        if e.snoozed_until is None or self.run.now < e.snoozed_until:
+        if e.snoozed_until is None or self.run.now < e.snoozed_until or self._open_task() is not None:
             return
         target = self.run.config.cadence(e.reengage_into) or self.run.config.cadence(e.cadence_id)
         self._end(e, EnrollmentStatus.FINISHED, "cool-off over: re-engaging")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .config import Cadence, Config, Step
 from .records import Contact, Owner
 from .templates import render
@@ -32,6 +34,16 @@ def _values(contact: Contact, owner: Owner | None, referrer: Contact | None, ref
     return values
 
 
+_EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def _tidy(text: str) -> str:
+    """A subject without the husks of empty variables: 'Call Kai ()' -> 'Call Kai'."""
+    text = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text))
+    return re.sub(r"\s+([,.:;!?])", r"\1", text).strip(" ,:-")
+
+
 def render_task_text(
     config: Config, cadence: Cadence | None, index: int, step: Step | None,
     contact: Contact, owner: Owner | None, referrer: Contact | None, referred: Contact | None,
@@ -46,7 +58,7 @@ def render_task_text(
         return subject, body
     values.update({"cadence.name": cadence.name, "step.number": str(index + 1), "step.total": str(len(cadence.steps))})
     script = config.scripts.get(step.script) if step.script else None
-    subject = render(step.subject or (script.subject if script else ""), values)
+    subject = _tidy(render(step.subject or (script.subject if script else ""), values))
     body = render(step.body if step.body is not None else (script.body if script else ""), values).rstrip()
     if script is not None and script.objections:
         lines = ["", "", "If they say...", ""]

@@ -463,3 +463,28 @@ def test_setup_logging_installs_one_handler() -> None:
     finally:
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
+
+
+def test_contact_removed_from_the_csv_exits_and_its_task_is_closed(tmp_path):
+    """A contact whose row is deleted from contacts.csv exits its cadence and its open task is closed (daily sweep)."""
+    from datetime import datetime, timedelta, timezone
+
+    from connector.configfile import load_config
+    from connector.sync import run_sync
+    from test_crm_local_conformance import CONTACT_HEADER, read_csv, seed_local, write_csv
+    from crm_conformance import SEED_CONTACTS
+
+    seed_local(tmp_path)
+    (tmp_path / "cadence.yaml").write_text(
+        "crm: {type: local, contacts: contacts.csv, tasks: tasks.csv}\n"
+        "cadences:\n  - id: c\n    name: C\n    enroll_when: {all: [{property: lifecycle_stage, equals: lead}]}\n"
+        "    steps: [{id: call, channel: call, subject: Call}]\n", encoding="utf-8")
+    loaded = load_config(tmp_path / "cadence.yaml")
+    now = datetime(2026, 3, 2, 14, tzinfo=timezone.utc)
+    assert run_sync(loaded, now=now).counts["created"] == len(SEED_CONTACTS)
+    write_csv(tmp_path / "contacts.csv", CONTACT_HEADER, SEED_CONTACTS[1:])
+    report = run_sync(loaded, now=now + timedelta(days=1, minutes=1))
+    assert report.counts["contacts_gone"] == 1
+    tasks = {r["contact_id"]: r for r in read_csv(tmp_path / "tasks.csv")}
+    assert tasks[SEED_CONTACTS[0]["id"]]["status"] == "cancelled"
+    assert all(tasks[c["id"]]["status"] == "open" for c in SEED_CONTACTS[1:])

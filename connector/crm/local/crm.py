@@ -84,6 +84,8 @@ class LocalCRM:
         )
         self._now: datetime | None = None
         self._names: dict[str, str] | None = None
+        self._unreadable = False
+        self._all_rows_readable = False
         self._owners: dict[str, Owner] | None = None
         self._reported_completion: dict[str, str] = {}
 
@@ -128,6 +130,7 @@ class LocalCRM:
                 source = f"{label}:{item.line}"
                 if isinstance(item, csvio.RecordError):
                     bad.append(BadRecord(source, "row", f"{item.message}: row skipped"))
+                    self._unreadable = True
                     continue
                 if header is None:
                     header = [h.strip() for h in item.values]
@@ -154,7 +157,21 @@ class LocalCRM:
         for contact in referred:
             names[contact.id] = contact.full_name
         self._names = names
+        self._all_rows_readable = not self._unreadable
+        self._unreadable = False
         yield ContactBatch(page + referred, bad + referral_bad)
+
+    def verify_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
+        """Contacts whose row is gone from the CSV file come back as deleted.
+
+        Only after a read in which every row could be parsed: a row the recruiter broke
+        (and that is reported as such) must not look like a deletion.
+        """
+        if self._names is None or not getattr(self, "_all_rows_readable", False):
+            return
+        for contact_id in ids:
+            if contact_id not in self._names:
+                yield Contact(id=contact_id, deleted=True)
 
     def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
         """Every task in tasks.csv (not incremental), plus known keys whose row was deleted."""
