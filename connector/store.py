@@ -111,6 +111,13 @@ def create_task_from_json(text: str) -> CreateTask:
 # ------------------------------------------------------------------------ ledger rows
 
 
+def _channel(payload: str) -> str:
+    try:
+        return str(json.loads(payload).get("channel", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
     """One task crm-cadence intends to have, or has, in the CRM."""
@@ -164,6 +171,7 @@ class LedgerRow:
             completed_at=self.completed_at if status is TaskStatus.COMPLETED else None,
             outcome=outcome,
             note=self.note,
+            channel=_channel(self.payload),
         )
 
 

@@ -306,13 +306,20 @@ class _Contact:
             self._end(e, EnrollmentStatus.EXITED, "matches the cadence's exit rule")
             return
         if e.open_task_key:
-            if task is None or task.status is TaskStatus.OPEN:
+            if task is not None and task.status is TaskStatus.OPEN and self._channel_closed(task):
+                # opted out (or bounced) since the task was planned: withdraw it, move on
+                why = f"contact opted out of {task.channel} after the task was planned"
+                self.closes.append(CloseTask(task.key, self.contact.id, task.crm_id, why))
+                self._note("skip", e.cadence_id, why)
+                e = self._put(replace(e, open_task_key="", anchor_at=self.run.now))
+            elif task is None or task.status is TaskStatus.OPEN:
                 return  # still waiting on the recruiter (or on the CRM to confirm the task)
-            if task.status is TaskStatus.DELETED:
+            elif task.status is TaskStatus.DELETED:
                 self._end(e, EnrollmentStatus.EXITED, "the recruiter deleted the follow-up task")
                 return
-            anchor = task.completed_at or self.run.now
-            e = self._put(replace(e, open_task_key="", anchor_at=anchor))
+            else:
+                anchor = task.completed_at or self.run.now
+                e = self._put(replace(e, open_task_key="", anchor_at=anchor))
         if self._pending_thanks():
             return  # a thank-you comes first; the next step follows its completion
         next_index = e.step_index + 1
@@ -375,6 +382,10 @@ class _Contact:
             if not isinstance(cond, str) and matches(Rule(all=[cond]), c):
                 return f"skip rule on {cond.property!r} matched"
         return None
+
+    def _channel_closed(self, task: TaskState) -> bool:
+        c = self.contact
+        return bool(task.channel) and (task.channel in c.opted_out or (task.channel == "email" and "bounced" in c.opted_out))
 
     def _bounced(self, e: Enrollment) -> bool:
         return any(t.outcome is Outcome.BOUNCED for t in self.state.tasks) or "bounced" in self.contact.opted_out

@@ -122,6 +122,7 @@ class TaskState:
     completed_at: datetime | None = None
     outcome: Outcome | None = None  # an outcome the recruiter recorded on the task
     note: str = ""
+    channel: str = ""  # the step's channel, when known (from the ledger)
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,3 +294,16 @@ def test_plan_is_deterministic():
 def test_plan_contact_matches_plan():
     """`plan_contact` gives the same result as a one-contact plan."""
     assert plan_contact(CONFIG, ContactState(lead()), NOW, account="acct", owners={"o1": OWNER}).creates == run(ContactState(lead())).creates
+
+
+def test_opt_out_after_planning_withdraws_the_open_task_and_moves_on():
+    """A task planned for a channel the contact has since opted out of is withdrawn, and the next step planned."""
+    _, state, done = enrolled_then_completed(lead())
+    p = run(state, done)
+    email = p.creates[0]
+    opted = ContactState(lead(opted_out=frozenset({"email"})), p.enrollments,
+                         state.tasks + (TaskState(email.key, "c1", TaskStatus.OPEN, channel="email"),), state.touches)
+    after = run(opted, done + timedelta(hours=1))
+    assert [c.key for c in after.closes] == [email.key]
+    assert "opted out of email" in after.closes[0].reason
+    assert after.creates[0].step_id == "call-2"
