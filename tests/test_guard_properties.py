@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sequences.calendar import resolve_country, resolve_zone
 from sequences.config import WEEKDAYS, Config
 from sequences.durations import Window, parse_duration, parse_window
-from sequences.engine import plan
+from sequences.engine import plan, plan_iter, thanks_key
 from sequences.records import (
     Contact,
     ContactState,
@@ -51,7 +51,7 @@ PHONES = [
 OWNER_IDS = ["o1", "o2", "o3"]
 CHANNELS = ["call", "email", "linkedin", "meeting", "todo"]
 WAITS = ["0 days", "4 hours", "1 business day", "2 business days", "3 days", "1 week", "2 weeks"]
-# DST edges (UTC): New York, Berlin, Adelaide, Havana, Lord Howe; and the 2028 leap day
+# DST edges (UTC): New York and Berlin both ways, Adelaide both ways, Havana; and the 2028 leap day
 EDGES = [
     datetime(2026, 3, 8, 7, tzinfo=UTC), datetime(2026, 11, 1, 6, tzinfo=UTC),
     datetime(2026, 3, 29, 1, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC),
@@ -99,7 +99,7 @@ def _channel_window(hours: str, channels: dict, channel: str) -> Window:
 
 
 @st.composite
-def configs(draw) -> dict:
+def configs(draw, now: datetime) -> dict:
     hours = draw(windows())
     channels: dict = {}
     if draw(st.booleans()):
@@ -113,7 +113,7 @@ def configs(draw) -> dict:
         step = {"id": f"s{i}", "channel": channel, "wait": draw(st.sampled_from(WAITS)),
                 "priority": draw(st.sampled_from(["low", "medium", "high"])), "subject": f"Step {i} {{{{contact.first_name}}}}"}
         if draw(st.booleans()):
-            # a step window narrows its channel's window; a disjoint one is a separate (known) bug
+            # a step window narrows its channel's window; a disjoint one is a config error (tested below)
             window = draw(windows())
             if _intersects(window, str(_channel_window(hours, channels, channel))):
                 step["window"] = window
@@ -129,7 +129,8 @@ def configs(draw) -> dict:
             "country": draw(st.sampled_from(["US", "GB", "DE", "IN", "AU", "NP"])),
             "work_days": draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True)),
             "working_hours": hours,
-            "owner_days_off": {o: [date(2026, 3, 9)] for o in OWNER_IDS if draw(st.booleans())},
+            "owner_days_off": {o: [(now + timedelta(days=d)).date() for d in draw(st.lists(st.integers(0, 10), max_size=3))]
+                               for o in OWNER_IDS if draw(st.booleans())},
         },
         "channels": channels,
         "guards": {
@@ -166,7 +167,7 @@ def owners(draw, now: datetime) -> dict[str, Owner]:
 
 @st.composite
 def contact_states(draw, cid: str, now: datetime, n_steps: int, *, zone: str | None = None,
-                   owner: str | None = None) -> ContactState:
+                   owner: str | None = None, open_thanks: bool = False) -> ContactState:
     country = draw(st.one_of(st.sampled_from(["", "US", "GB", "DE", "IN", "NP", "AU", "CU", "XX"]),
                              st.sampled_from(COUNTRIES)))
     subdivisions = SUPPORTED.get(country, [])
@@ -210,15 +211,20 @@ def contact_states(draw, cid: str, now: datetime, n_steps: int, *, zone: str | N
         until = now + draw(st.timedeltas(timedelta(days=-10), timedelta(days=10)))
         enrollments = (Enrollment(cid, "main", 1, 1, EnrollmentStatus.SNOOZED, enrolled_at, step_index=step,
                                   snoozed_until=until, reengage_into="main", ended_at=enrolled_at),)
+    if open_thanks and kind in ("new", "snoozed", "finished") and referrals and draw(st.booleans()):
+        # an earlier thank-you for this referral is still open in the CRM
+        tasks += (TaskState(thanks_key("acct", cid, referrals[0].id), cid, TaskStatus.OPEN, due_at=now - draw(ago)),)
     return ContactState(contact, enrollments, tasks, tuple(touches), None, referrals)
 
 
 @st.composite
-def scenarios(draw, *, shared_zones: bool = False, min_contacts: int = 1, max_contacts: int = 6) -> Scenario:
-    """A config, a snapshot and a `now`; with shared_zones, each contact keeps its owner's clock."""
-    raw = draw(configs())
-    config = Config.model_validate(raw)
+def scenarios(draw, *, shared_zones: bool = False, min_contacts: int = 1, max_contacts: int = 6,
+              open_thanks: bool = True) -> Scenario:
+    """A config, a snapshot and a `now`; with shared_zones, each contact keeps its owner's clock;
+    with open_thanks, some contacts still have an open thank-you task."""
     now = draw(nows)
+    raw = draw(configs(now))
+    config = Config.model_validate(raw)
     team = draw(owners(now))
     if shared_zones:
         team = {oid: Owner(oid, timezone=draw(st.sampled_from(ODD_ZONES)), days_off=o.days_off) for oid, o in team.items()}
@@ -227,9 +233,10 @@ def scenarios(draw, *, shared_zones: bool = False, min_contacts: int = 1, max_co
     for i in range(draw(st.integers(min_contacts, max_contacts))):
         if shared_zones:
             oid = draw(st.sampled_from(OWNER_IDS))
-            states.append(draw(contact_states(f"c{i}", now, n_steps, zone=team[oid].timezone, owner=oid)))
+            states.append(draw(contact_states(f"c{i}", now, n_steps, zone=team[oid].timezone, owner=oid,
+                                              open_thanks=open_thanks)))
         else:
-            states.append(draw(contact_states(f"c{i}", now, n_steps)))
+            states.append(draw(contact_states(f"c{i}", now, n_steps, open_thanks=open_thanks)))
     load = {}
     for oid in OWNER_IDS:
         for d in draw(st.lists(st.integers(0, 6), max_size=3)):
@@ -308,14 +315,11 @@ def check_time_guards(s: Scenario, result: Plan) -> None:
         assert recent + 1 <= cfg.guards.touch_budget.touches, "touch budget over the rolling window"
 
 
-def check_who(s: Scenario, result: Plan, *, only_without_referrals: bool) -> None:
+def check_who(s: Scenario, result: Plan) -> None:
     """Do-not-contact contacts get nothing; opted-out channels get nothing."""
     states = {st_.contact.id: st_ for st_ in s.snapshot.contacts}
     for task in result.creates:
-        state = states[task.contact_id]
-        if only_without_referrals and state.referrals:
-            continue
-        c = state.contact
+        c = states[task.contact_id].contact
         assert not c.do_not_contact, f"task {task.step_id} for do-not-contact {c.id}"
         assert "all" not in c.opted_out and task.channel.value not in c.opted_out, f"{task.channel.value} opted out"
 
@@ -345,18 +349,23 @@ def check_deterministic(s: Scenario, result: Plan) -> None:
 def _guards_hold(s: Scenario) -> None:
     result = s.run()
     check_time_guards(s, result)
-    check_who(s, result, only_without_referrals=True)
+    check_who(s, result)
+    check_capacity(s, result)
     check_deterministic(s, result)
+    # streamed in small chunks, the capacity still holds across chunk boundaries
+    chunked = Plan(tuple(p for p in plan_iter(s.config, s.snapshot, s.now, chunk=2) if not p.empty))
+    check_capacity(s, chunked)
+    check_time_guards(s, chunked)
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=200, **SETTINGS)
 @given(scenarios())
 def test_no_planned_task_breaks_a_guard(s):
-    """For random contacts, histories, knobs and `now`, every create passes every time guard and the plan is deterministic."""
+    """For random contacts, histories, knobs and `now`, every create passes every guard and the plan is deterministic."""
     _guards_hold(s)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(scenarios(shared_zones=True, min_contacts=4, max_contacts=12))
 def test_capacity_holds_when_owner_and_contacts_share_a_clock(s):
     """With owners and their contacts in one zone, creates plus existing load per owner-local day never exceed the cap."""
@@ -400,7 +409,27 @@ def _do_not_contact_referrer() -> Scenario:
 @given(scenarios())
 def test_no_task_for_do_not_contact_or_opted_out_channels(s):
     """A do-not-contact contact never gets a task, and no task is on a channel the contact opted out of (or 'all')."""
-    check_who(s, s.run(), only_without_referrals=False)
+    check_who(s, s.run())
+
+
+def _lead_with_an_open_thank_you() -> Scenario:
+    config = Config.model_validate({
+        "cadences": [{"id": "main", "name": "Main", "steps": [{"id": "s0", "channel": "email", "subject": "Hi"}],
+                      "enroll_when": {"all": [{"property": "lifecycle_stage", "equals": "lead"}]}}],
+    })
+    contact = Contact(id="r", owner_id="o1", timezone="America/New_York", lifecycle_stage="lead")
+    referred = Contact(id="x", first_name="Xu")
+    open_thanks = TaskState(thanks_key("acct", "r", "x"), "r", TaskStatus.OPEN)
+    state = ContactState(contact, tasks=(open_thanks,), referrals=(referred,))
+    return Scenario(config, Snapshot("acct", [state], {"o1": Owner("o1")}, {}), datetime(2026, 3, 2, 14, tzinfo=UTC))
+
+
+@settings(max_examples=60, **SETTINGS)
+@example(_lead_with_an_open_thank_you())
+@given(scenarios(open_thanks=True))
+def test_no_create_while_a_thank_you_is_open(s):
+    """A contact whose thank-you task is still open gets no new task (one open task per contact), whatever else happens."""
+    check_time_guards(s, s.run())
 
 
 @pytest.mark.slow
@@ -409,7 +438,7 @@ def test_guards_hold_long_run(request):
     if "slow" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("long variant: run with -m slow")
     settings(max_examples=3000, **SETTINGS)(given(scenarios(max_contacts=10))(_guards_hold))()
-    settings(max_examples=1000, **SETTINGS)(given(scenarios(shared_zones=True, min_contacts=4, max_contacts=20))(
+    settings(max_examples=1000, **SETTINGS)(given(scenarios(min_contacts=4, max_contacts=20))(
         lambda s: check_capacity(s, s.run())))()
 
 
@@ -428,3 +457,31 @@ def test_step_window_is_honoured_or_rejected():
     result = plan(config, Snapshot("acct", [ContactState(contact)], {"o1": Owner("o1")}), datetime(2026, 3, 2, 12, tzinfo=UTC))
     clock = result.creates[0].due_at.astimezone(ZoneInfo("America/New_York")).time()
     assert time(14) <= clock < time(16)
+
+
+@pytest.mark.xfail(
+    reason="BUG: a cadence may map do_not_contact/opted_out to 'continue' (Cadence.on accepts any action), "
+    "and the engine then plans the next step for a do-not-contact contact",
+    strict=True,
+)
+@pytest.mark.parametrize("outcome", ["do_not_contact", "opted_out"])
+def test_hard_stops_cannot_be_mapped_to_continue(outcome):
+    """Mapping a hard stop to 'continue' is a config error or has no effect: a do-not-contact contact never gets a task."""
+    raw = {"cadences": [{
+        "id": "main", "name": "Main", "on": {outcome: "continue"},
+        "enroll_when": {"all": [{"property": "lifecycle_stage", "equals": "lead"}]},
+        "steps": [{"id": "s0", "channel": "email", "subject": "Hi"}, {"id": "s1", "channel": "email", "subject": "Again"}],
+    }]}
+    try:
+        config = Config.model_validate(raw)
+    except ValueError:
+        return
+    now = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    contact = Contact(id="c", owner_id="o1", timezone="America/New_York", lifecycle_stage="lead",
+                      do_not_contact=outcome == "do_not_contact",
+                      opted_out=frozenset({"all"}) if outcome == "opted_out" else frozenset())
+    enrollment = Enrollment("c", "main", 1, 1, EnrollmentStatus.ACTIVE, now - timedelta(days=10), step_index=0,
+                            open_task_key="k0", anchor_at=now - timedelta(days=10))
+    done = TaskState("k0", "c", TaskStatus.COMPLETED, completed_at=now - timedelta(days=2))
+    result = plan(config, Snapshot("acct", [ContactState(contact, (enrollment,), (done,))], {"o1": Owner("o1")}), now)
+    assert result.creates == []
