@@ -304,6 +304,14 @@ class Cadence(_Model):
         "version; 'finish' lets them finish their open step and then ends the enrollment",
     )
 
+    @field_validator("on")
+    @classmethod
+    def _hard_stops(cls, v: dict[str, str]) -> dict[str, str]:
+        for outcome in ("do_not_contact", "opted_out"):
+            if v.get(outcome, "exit") != "exit":
+                raise ValueError(f"{outcome} always ends the cadence for good; it can only map to 'exit'")
+        return v
+
     @model_validator(mode="after")
     def _unique_steps(self) -> "Cadence":
         seen: set[str] = set()

@@ -459,11 +459,6 @@ def test_step_window_is_honoured_or_rejected():
     assert time(14) <= clock < time(16)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a cadence may map do_not_contact/opted_out to 'continue' (Cadence.on accepts any action), "
-    "and the engine then plans the next step for a do-not-contact contact",
-    strict=True,
-)
 @pytest.mark.parametrize("outcome", ["do_not_contact", "opted_out"])
 def test_hard_stops_cannot_be_mapped_to_continue(outcome):
     """Mapping a hard stop to 'continue' is a config error or has no effect: a do-not-contact contact never gets a task."""
