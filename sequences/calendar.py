@@ -132,7 +132,7 @@ class LocalCalendar:
         """
         zone = self.zone
         local = earliest.astimezone(zone)
-        day, clock = local.date(), local.time().replace(tzinfo=None)
+        day, clock = local.date(), local.time()
         moves: list[str] = []
         for _ in range(MAX_SEARCH_DAYS):
             reason = self.day_off_reason(day)
@@ -148,10 +148,10 @@ class LocalCalendar:
             candidate = datetime.combine(day, clock, tzinfo=zone)
             utc = candidate.astimezone(UTC)
             back = utc.astimezone(zone)
-            if (back.date(), back.time().replace(tzinfo=None)) != (day, clock):
+            if back.time() != clock or back.date() != day:
                 # a wall-clock time that does not exist (DST gap): take the first real one
                 first = _gap_end(candidate, zone)
-                day, clock = first.date(), first.time().replace(tzinfo=None)
+                day, clock = first.date(), first.time()
                 continue
             return utc, tuple(moves)
         raise ValueError("no allowed slot within 400 days; check work_days and windows")
@@ -213,7 +213,7 @@ def calendar_for(
 
 
 def in_window(moment: datetime, zone: ZoneInfo, window: Window) -> bool:
-    return window.contains(moment.astimezone(zone).time().replace(tzinfo=None))
+    return window.contains(moment.astimezone(zone).time())
 
 
 def local_day(moment: datetime, zone_name: str) -> date:

@@ -9,7 +9,7 @@ already has.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time, timedelta
 from itertools import islice
 from typing import Iterable, Iterator
@@ -37,7 +37,7 @@ from .records import (
     TaskState,
     TaskStatus,
 )
-from .rules import matches
+from .rules import compile_rule, matches
 from .scripts import render_task_text
 
 CHUNK = 5000
@@ -50,6 +50,14 @@ TASK_TYPES = {
     Channel.TODO: "TODO",
 }
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+_ENROLLMENT_FIELDS = tuple(f.name for f in fields(Enrollment))
+
+
+def _evolve(e: Enrollment, **changes: object) -> Enrollment:
+    """`dataclasses.replace` for enrollments, without its per-call introspection (hot path)."""
+    return Enrollment(*[changes[f] if f in changes else getattr(e, f) for f in _ENROLLMENT_FIELDS])
 
 
 def task_key(account: str, contact_id: str, cadence_id: str, version: int, seq: int, step_id: str) -> str:
@@ -79,6 +87,9 @@ class _Run:
     min_gap: timedelta = field(init=False)
     budget: tuple[int, timedelta] = field(init=False)
     referral_cadence: str | None = field(init=False)
+    cadences: dict[str, Cadence] = field(init=False)
+    enroll_rules: list = field(init=False)
+    exit_rules: dict = field(init=False)
     _placements: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,6 +100,9 @@ class _Run:
         self.min_gap = timedelta(hours=gap.amount) if gap.unit == "hours" else timedelta(days=max(gap.calendar_days, gap.amount))
         self.budget = (cfg.guards.touch_budget.touches, timedelta(days=parse_duration(cfg.guards.touch_budget.per).calendar_days))
         self.referral_cadence = next((c.referral_cadence for c in cfg.cadences if c.referral_cadence), None)
+        self.cadences = {c.id: c for c in cfg.cadences}
+        self.exit_rules = {c.id: compile_rule(c.exit_when) for c in cfg.cadences if c.exit_when is not None}
+        self.enroll_rules = [(c, compile_rule(c.enroll_when)) for c in cfg.cadences if c.enroll_when is not None]
 
     def placement(self, proposal: Proposal, anchor: datetime, wait: Duration, has_touches: bool) -> tuple[datetime, tuple[str, ...]]:
         """Where a step lands: the wait on the contact's calendar, then the guards.
@@ -163,7 +177,10 @@ def plan_contact(
 # ------------------------------------------------------------------- one contact
 
 
-@dataclass
+_NONE: list = []  # shared, never appended to: a contact's lists start as this
+
+
+@dataclass(slots=True)
 class _Draft:
     task: CreateTask
     calendar: LocalCalendar
@@ -171,18 +188,36 @@ class _Draft:
 
 
 class _Contact:
-    """Works out one contact's next move. Mutable while planning, frozen in `result()`."""
+    """Works out one contact's next move. Mutable while planning, frozen in `result()`.
+
+    Slots and lazily created lists: a million of these pass through a run, and fewer
+    allocations mean less garbage-collector work.
+    """
+
+    __slots__ = ("run", "state", "contact", "enrollments", "changed", "drafts", "closes", "notes")
 
     def __init__(self, run: _Run, state: ContactState) -> None:
         self.run = run
         self.state = state
         self.contact = state.contact
-        self.tasks = {t.key: t for t in state.tasks}
-        self.enrollments = list(state.enrollments)
+        self.enrollments: list[Enrollment] = list(state.enrollments)
         self.changed = False
-        self.drafts: list[_Draft] = []
-        self.closes: list[CloseTask] = []
-        self.notes: list[Note] = []
+        self.drafts: list[_Draft] = _NONE
+        self.closes: list[CloseTask] = _NONE
+        self.notes: list[Note] = _NONE
+
+    def _task(self, key: str) -> TaskState | None:
+        if not key:
+            return None
+        for t in self.state.tasks:
+            if t.key == key:
+                return t
+        return None
+
+    def _close(self, close: CloseTask) -> None:
+        if self.closes is _NONE:
+            self.closes = []
+        self.closes.append(close)
 
     # -- entry point
     def plan(self) -> "_Contact":
@@ -216,12 +251,21 @@ class _Contact:
         return max(live, key=lambda e: e.seq) if live else None
 
     def _put(self, new: Enrollment) -> Enrollment:
-        self.enrollments = [e for e in self.enrollments if e.seq != new.seq] + [new]
-        self.enrollments.sort(key=lambda e: e.seq)
+        """Record the new state of an enrollment (enrollments stay in seq order)."""
+        for i, e in enumerate(self.enrollments):
+            if e.seq == new.seq:
+                self.enrollments[i] = new
+                break
+        else:
+            self.enrollments.append(new)
+            if len(self.enrollments) > 1 and self.enrollments[-2].seq > new.seq:
+                self.enrollments.sort(key=lambda e: e.seq)
         self.changed = True
         return new
 
     def _note(self, kind: str, cadence_id: str, reason: str, step_id: str = "") -> None:
+        if self.notes is _NONE:
+            self.notes = []
         self.notes.append(Note(self.contact.id, kind, cadence_id, reason, step_id))
 
     def _open_task(self) -> TaskState | None:
@@ -229,10 +273,10 @@ class _Contact:
 
     def _end(self, e: Enrollment, status: EnrollmentStatus, reason: str) -> None:
         """Finish or exit an enrollment, closing the loop it opened."""
-        task = self.tasks.get(e.open_task_key) if e.open_task_key else None
+        task = self._task(e.open_task_key)
         if task is not None and task.status is TaskStatus.OPEN:
-            self.closes.append(CloseTask(task.key, self.contact.id, task.crm_id, f"enrollment ended: {reason}"))
-        self._put(replace(e, status=status, open_task_key="", ended_at=self.run.now, reason=reason))
+            self._close(CloseTask(task.key, self.contact.id, task.crm_id, f"enrollment ended: {reason}"))
+        self._put(_evolve(e, status=status, open_task_key="", ended_at=self.run.now, reason=reason))
         self._note("finish" if status is EnrollmentStatus.FINISHED else "exit", e.cadence_id, reason)
 
     # -- new enrollments
@@ -259,13 +303,13 @@ class _Contact:
         self._plan_from(e, cadence, 0, self.run.now)
 
     def _cadence_for_new_contact(self) -> tuple[Cadence | None, str]:
-        cfg = self.run.config
         if self.contact.referred_by and self.state.referrer and self.run.referral_cadence:
             who = self.state.referrer.full_name or self.state.referrer.id
-            return cfg.cadence(self.run.referral_cadence), f"referred by {who}"
-        for cadence in cfg.cadences:
-            if cadence.enroll_when is not None and matches(cadence.enroll_when, self.contact):
-                if cadence.exit_when is not None and matches(cadence.exit_when, self.contact):
+            return self.run.cadences.get(self.run.referral_cadence), f"referred by {who}"
+        for cadence, enroll in self.run.enroll_rules:
+            if enroll(self.contact):
+                leave = self.run.exit_rules.get(cadence.id)
+                if leave is not None and leave(self.contact):
                     continue
                 return cadence, f"matches the enrollment rule of {cadence.name!r}"
         return None, ""
@@ -278,7 +322,7 @@ class _Contact:
             return
         if e.snoozed_until is None or self.run.now < e.snoozed_until or self._open_task() is not None:
             return
-        target = self.run.config.cadence(e.reengage_into) or self.run.config.cadence(e.cadence_id)
+        target = self.run.cadences.get(e.reengage_into) or self.run.cadences.get(e.cadence_id)
         self._end(e, EnrollmentStatus.FINISHED, "cool-off over: re-engaging")
         if target is None:
             return
@@ -294,24 +338,25 @@ class _Contact:
 
     # -- active enrollments
     def _advance(self, e: Enrollment) -> None:
-        cadence = self.run.config.cadence(e.cadence_id)
+        cadence = self.run.cadences.get(e.cadence_id)
         if cadence is None:
             self._end(e, EnrollmentStatus.EXITED, f"cadence {e.cadence_id!r} is no longer in the config")
             return
-        task = self.tasks.get(e.open_task_key) if e.open_task_key else None
+        task = self._task(e.open_task_key)
         outcome, evidence = detect_outcome(self.run.config.outcomes, self.contact, e, task)
         if outcome is not Outcome.NO_RESPONSE and self._route(e, cadence, outcome, evidence):
             return
-        if cadence.exit_when is not None and matches(cadence.exit_when, self.contact):
+        leave = self.run.exit_rules.get(cadence.id)
+        if leave is not None and leave(self.contact):
             self._end(e, EnrollmentStatus.EXITED, "matches the cadence's exit rule")
             return
         if e.open_task_key:
             if task is not None and task.status is TaskStatus.OPEN and self._channel_closed(task):
                 # opted out (or bounced) since the task was planned: withdraw it, move on
                 why = f"contact opted out of {task.channel} after the task was planned"
-                self.closes.append(CloseTask(task.key, self.contact.id, task.crm_id, why))
+                self._close(CloseTask(task.key, self.contact.id, task.crm_id, why))
                 self._note("skip", e.cadence_id, why)
-                e = self._put(replace(e, open_task_key="", anchor_at=self.run.now))
+                e = self._put(_evolve(e, open_task_key="", anchor_at=self.run.now))
             elif task is None or task.status is TaskStatus.OPEN:
                 return  # still waiting on the recruiter (or on the CRM to confirm the task)
             elif task.status is TaskStatus.DELETED:
@@ -319,7 +364,7 @@ class _Contact:
                 return
             else:
                 anchor = task.completed_at or self.run.now
-                e = self._put(replace(e, open_task_key="", anchor_at=anchor))
+                e = self._put(_evolve(e, open_task_key="", anchor_at=anchor))
         if self._pending_thanks():
             return  # a thank-you comes first; the next step follows its completion
         next_index = e.step_index + 1
@@ -327,7 +372,7 @@ class _Contact:
             if cadence.version_policy == "finish":
                 self._end(e, EnrollmentStatus.FINISHED, f"cadence changed to version {cadence.version}")
                 return
-            e = self._put(replace(e, version=cadence.version, reason=f"migrated to version {cadence.version}"))
+            e = self._put(_evolve(e, version=cadence.version, reason=f"migrated to version {cadence.version}"))
         self._plan_from(e, cadence, next_index, e.anchor_at or self.run.now)
 
     def _route(self, e: Enrollment, cadence: Cadence, outcome: Outcome, evidence: str) -> bool:
@@ -340,10 +385,10 @@ class _Contact:
         elif action == "snooze":
             until = self.run.now + timedelta(days=parse_duration(cadence.not_now.snooze).calendar_days or 1)
             target = cadence.not_now.reengage_into or cadence.id
-            task = self.tasks.get(e.open_task_key) if e.open_task_key else None
+            task = self._task(e.open_task_key)
             if task is not None and task.status is TaskStatus.OPEN:
-                self.closes.append(CloseTask(task.key, self.contact.id, task.crm_id, f"snoozed: {evidence}"))
-            self._put(replace(e, status=EnrollmentStatus.SNOOZED, open_task_key="", snoozed_until=until,
+                self._close(CloseTask(task.key, self.contact.id, task.crm_id, f"snoozed: {evidence}"))
+            self._put(_evolve(e, status=EnrollmentStatus.SNOOZED, open_task_key="", snoozed_until=until,
                               reengage_into=target, ended_at=self.run.now, reason=evidence))
             self._note("snooze", e.cadence_id, f"{evidence}: back on {until:%Y-%m-%d} in {target!r}")
         else:
@@ -362,7 +407,7 @@ class _Contact:
                 self._create_step_task(e, cadence, index, step, anchor)
                 return
             self._note("skip", cadence.id, skip, step.id)
-            e = self._put(replace(e, step_index=index))
+            e = self._put(_evolve(e, step_index=index))
             index += 1
         self._end(e, EnrollmentStatus.FINISHED, f"all {len(cadence.steps)} steps done without an answer")
 
@@ -404,7 +449,7 @@ class _Contact:
         reason = f"step {index + 1}/{len(cadence.steps)} of {cadence.name!r}: {step.wait} {after}"
         self._add_task(key, e, cadence, index, step.id, step.channel, step.priority, due, calendar,
                        subject, body, reason, moves, proposal)
-        self._put(replace(e, step_index=index, open_task_key=key, anchor_at=anchor))
+        self._put(_evolve(e, step_index=index, open_task_key=key, anchor_at=anchor))
 
     def _proposal(self, calendar: LocalCalendar, window: Window) -> Proposal:
         touches, per = self.run.budget
@@ -422,13 +467,18 @@ class _Contact:
             due_local=due.astimezone(calendar.zone).isoformat(), timezone=calendar.zone_name,
             subject=subject, body=body, reason=reason, adjustments=moves,
         )
+        if self.drafts is _NONE:
+            self.drafts = []
         self.drafts.append(_Draft(task, calendar, proposal))
 
     # -- referrals
     def _pending_thanks(self) -> list[Contact]:
         if not self.run.config.referral_thanks:
             return []
-        return [r for r in self.state.referrals if thanks_key(self.run.account, self.contact.id, r.id) not in self.tasks]
+        if not self.state.referrals:
+            return []
+        keys = {t.key for t in self.state.tasks}
+        return [r for r in self.state.referrals if thanks_key(self.run.account, self.contact.id, r.id) not in keys]
 
     def _thank_referrers(self) -> None:
         """A thank-you task to whoever gave us a name, when nothing else is open for them."""
@@ -452,7 +502,7 @@ class _Contact:
                        subject, body, f"{c.full_name or c.id} referred {referred.full_name or referred.id}", moves, proposal)
         live = self._live()
         if live is not None and live.status is EnrollmentStatus.ACTIVE and not live.open_task_key:
-            self._put(replace(live, open_task_key=key))
+            self._put(_evolve(live, open_task_key=key))
 
 
 # -------------------------------------------------------------------- capacity
@@ -460,16 +510,18 @@ class _Contact:
 
 def _apply_capacity(run: _Run, contacts: Iterable[_Contact]) -> None:
     """Per-owner daily caps, filled in priority order; overflow moves to a later allowed day."""
-    drafts = [d for c in contacts for d in c.drafts]
-    day_of = {id(d): local_day(d.task.due_at, run.owner_zone(d.task.owner_id)) for d in drafts}
-    drafts.sort(key=lambda d: (day_of[id(d)], PRIORITY_RANK.get(d.task.priority.lower(), 1), d.task.due_at, d.task.key))
-    for draft in drafts:
+    drafts = [d for c in contacts for d in c.drafts if d.task.owner_id]
+    zones = {o: run.owner_zone(o) for o in {d.task.owner_id for d in drafts}}
+    caps = {o: run.capacity(o) for o in zones}
+    order = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
+    keyed = [((local_day(d.task.due_at, zones[d.task.owner_id]), order.get(d.task.priority, 1), d.task.due_at, d.task.key), d)
+             for d in drafts]
+    keyed.sort(key=lambda pair: pair[0])
+    for (first_day, *_), draft in keyed:
         task = draft.task
-        if not task.owner_id:
-            continue
-        zone, cap = run.owner_zone(task.owner_id), run.capacity(task.owner_id)
+        zone, cap = zones[task.owner_id], caps[task.owner_id]
         due, moves = task.due_at, list(task.adjustments)
-        day = local_day(due, zone)
+        day = first_day
         for _ in range(400):
             if run.load.get((task.owner_id, day.isoformat()), 0) < cap:
                 break

@@ -40,6 +40,8 @@ _SPACES = re.compile(r"[ \t]{2,}")
 
 def _tidy(text: str) -> str:
     """A subject without the husks of empty variables: 'Call Kai ()' -> 'Call Kai'."""
+    if "(" not in text and "[" not in text and "  " not in text and " ," not in text and " :" not in text:
+        return text
     text = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text))
     return re.sub(r"\s+([,.:;!?])", r"\1", text).strip(" ,:-")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from difflib import get_close_matches
+from functools import lru_cache
 from typing import Mapping
 
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -49,8 +50,24 @@ def check_template(text: str) -> None:
             raise ValueError(f"unknown template variable {{{{{name}}}}}{hint}")
 
 
+@lru_cache(maxsize=4096)
+def compile_template(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(literal pieces, variable names) with one more literal than variables."""
+    pieces = _VARIABLE.split(text)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+def variables_used(text: str) -> tuple[str, ...]:
+    return compile_template(text)[1]
+
+
 def render(text: str, values: Mapping[str, str]) -> str:
     """Fill variables; a known variable with no value becomes an empty string."""
     if "{{" not in text:
         return text
-    return _VARIABLE.sub(lambda m: values.get(m.group(1), ""), text)
+    literals, names = compile_template(text)
+    out = [literals[0]]
+    for name, literal in zip(names, literals[1:]):
+        out.append(values.get(name, ""))
+        out.append(literal)
+    return "".join(out)
