@@ -76,7 +76,8 @@ class Contact:
 
     @property
     def full_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p)
+        first, last = self.first_name, self.last_name
+        return f"{first} {last}" if first and last else first or last
 
     def prop(self, name: str) -> str:
         """A property by CRM-neutral field name first, then by raw property name."""

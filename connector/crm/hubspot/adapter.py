@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TaskSearchReq
 from urllib3.util.retry import Retry
 
 from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteResult
-from sequences.records import CloseTask, CreateTask, Owner, TaskState
+from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
 from .http import Caller, Throttle, WriteOutcomeUnknown
 from .mapping import TASK_PROPERTIES, contact_properties, task_properties, to_contact, to_owner, to_task_state
@@ -43,6 +44,7 @@ PAGE = 100
 SEARCH_PAGE = 200
 BATCH = 100
 SEARCH_LAG_SECONDS = 60.0
+_EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
 
 
 class HubSpotCRM:
@@ -126,14 +128,17 @@ class HubSpotCRM:
             yield ContactBatch([to_contact(o.id, o.properties or {}, self.settings.properties) for o in results])
 
     def _keyset_search(self, api: Any, request_type: Any, modified: str, since: datetime, props: list[str],
-                       extra_filters: Sequence[dict[str, Any]] = ()) -> Iterator[list[Any]]:
-        """Search pages ordered by id, restarting from the last id seen instead of paging deep."""
+                       extra_filters: Sequence[dict[str, Any]] = (),
+                       alternatives: Sequence[Sequence[dict[str, Any]]] = ((),)) -> Iterator[list[Any]]:
+        """Search pages ordered by id, restarting from the last id seen instead of paging deep.
+
+        Every filter group holds the common filters plus one of `alternatives` (groups are ORed)."""
         last_id = 0
         while True:
             filters = [{"propertyName": modified, "operator": "GTE", "value": str(int(since.timestamp() * 1000))},
                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}, *extra_filters]
             request = request_type(
-                filter_groups=[{"filters": filters}],
+                filter_groups=[{"filters": filters + list(alt)} for alt in alternatives],
                 sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 properties=props, limit=SEARCH_PAGE,
             )
@@ -147,13 +152,54 @@ class HubSpotCRM:
                 raise RuntimeError("HubSpot search paging loop detected")
             last_id = next_id
 
+    def verify_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
+        """The requested contacts that are gone: deleted ones as `Contact(id, deleted=True)`,
+        merged ones as `Contact(id, merged_into=<primary id>)`. Live contacts yield nothing.
+
+        Batch-reads 100 ids a request (`archived=False`). HubSpot answers a merged id with
+        the primary record; the primary's `hs_merged_object_ids` says which ids it absorbed.
+        """
+        from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        wanted = list(dict.fromkeys(str(i) for i in ids if str(i)))
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start:start + BATCH]
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i) for i in chunk], properties=["hs_merged_object_ids"])
+            page = self.call(self._contact_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
+            returned: set[str] = set()
+            merged_into: dict[str, str] = {}
+            for obj in page.results or []:
+                primary = str(obj.id)
+                returned.add(primary)
+                absorbed = ((obj.properties or {}).get("hs_merged_object_ids") or "").split(";")
+                for old in (a.strip() for a in absorbed):
+                    if old and old != primary:
+                        merged_into[old] = primary
+            for cid in chunk:
+                if cid in returned:
+                    continue
+                if cid in merged_into:
+                    yield Contact(id=cid, merged_into=merged_into[cid])
+                else:
+                    yield Contact(id=cid, deleted=True)
+
     # -------------------------------------------------------------------- tasks
     def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
         key_prop = self.settings.key_property
         props = TASK_PROPERTIES + [key_prop]
         floor = (since - timedelta(minutes=self.settings.overlap_minutes)) if since else datetime(1970, 1, 2).astimezone()
         mine = [{"propertyName": key_prop, "operator": "HAS_PROPERTY"}]
-        for results in self._keyset_search(self._task_search, TaskSearchRequest, "hs_lastmodifieddate", floor, props, mine):
+        alternatives: Sequence[Sequence[dict[str, Any]]] = ((),)
+        if since is not None:
+            # Tasks created inside the window are (nearly all) the previous run's own creates,
+            # already in the ledger: re-read them only once completed. Older tasks: any change.
+            # Without this, the run after a big first run re-reads every task it just wrote.
+            floor_ms = str(int(floor.timestamp() * 1000))
+            alternatives = ([{"propertyName": "hs_task_status", "operator": "EQ", "value": "COMPLETED"}],
+                            [{"propertyName": "hs_createdate", "operator": "LT", "value": floor_ms}])
+        for results in self._keyset_search(self._task_search, TaskSearchRequest, "hs_lastmodifieddate", floor, props,
+                                           mine, alternatives):
             for obj in results:
                 state = to_task_state(obj.id, obj.properties or {}, key_prop, "")
                 if state is not None:
@@ -208,6 +254,8 @@ class HubSpotCRM:
             if status is None:
                 raise
             message = _error_message(err)
+            if status == 409:  # some key is already taken: find out which exist before anything is re-sent
+                return [WriteResult(t.key, ok=False, error=message, unknown=True) for t in tasks]
             return [WriteResult(t.key, ok=False, error=message, retryable=False) for t in tasks]
         return self._results(tasks, response)
 
@@ -219,14 +267,25 @@ class HubSpotCRM:
             if key:
                 created[key] = str(obj.id)
         failed: dict[str, str] = {}
+        exists: dict[str, str] = {}  # key -> id of the task already holding it ("" when HubSpot did not say)
         for error in getattr(response, "errors", None) or []:
             context = getattr(error, "context", None) or {}
+            message = getattr(error, "message", "") or "rejected by HubSpot"
+            conflict = str(getattr(error, "category", "") or "").upper() == "CONFLICT"
             for key in context.get("objectWriteTraceId", []) or []:
-                failed[key] = getattr(error, "message", "") or "rejected by HubSpot"
+                if conflict:  # the key property is unique: a task with this key is already there
+                    found = _EXISTING_ID.search(message)
+                    exists[key] = found.group(1) if found else ""
+                else:
+                    failed[key] = message
         results = []
         for t in tasks:
             if t.key in created:
                 results.append(WriteResult(t.key, ok=True, crm_id=created[t.key]))
+            elif exists.get(t.key):
+                results.append(WriteResult(t.key, ok=True, crm_id=exists[t.key]))
+            elif t.key in exists:
+                results.append(WriteResult(t.key, ok=False, error="a task with this key already exists", unknown=True))
             elif t.key in failed:
                 results.append(WriteResult(t.key, ok=False, error=failed[t.key], retryable=False))
             else:  # neither created nor reported: find out before sending again
