@@ -1,0 +1,685 @@
+"""The sync against HubSpot: real client, real HTTP to the emulator, simulated days with a frozen emulator clock.
+
+Shared helpers for the HubSpot sync, fault and crash tests live here (`Portal`, the configs).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connector.configfile import load_config
+from connector.crm.hubspot.adapter import HubSpotCRM
+from connector.crm.hubspot.emulator import HubSpotEmulator, iana_to_hubspot_tz
+from connector.crm.hubspot.mapping import parse_time
+from connector.store import CREATED, LEDGER_STATUSES
+from connector.store_sqlite import SQLiteStore, state_path
+from connector.sync import SyncReport, run_sync
+from hubspot_support import CANARY_TOKEN, env_for, live_task_keys, make_crm, prepare, write_config
+from sequences.records import CreateTask, Enrollment, EnrollmentStatus
+
+UTC = timezone.utc
+START = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # a Monday, 08:00 in New York
+ACCOUNT = "test-portal"  # fixed, so two emulators (different ports) produce the same task keys
+NY = ZoneInfo("America/New_York")
+BATCH_CREATE = "POST /crm/v3/objects/tasks/batch/create"
+
+# ---------------------------------------------------------------------------- configs
+
+BULK_CONFIG = """
+account: test-portal
+crm: {type: hubspot, tier: TIER}
+calendar: {timezone: America/New_York, country: US}
+guards: {daily_capacity: 5000, min_gap: 1 day}
+scripts:
+  intro:
+    subject: "Call {{contact.first_name}} at {{contact.company}}"
+    body: "Introduce yourself and the role. Offer to do the legwork."
+    objections:
+      - {objection: "I don't know of any jobs.", answer: "No problem. Who should I speak to?"}
+cadences:
+  - id: outreach
+    name: Outreach
+    enroll_when: {all: [{property: email, exists: true}]}
+    steps:
+      - {id: intro-call, channel: call, script: intro, priority: high, skip_if: [no_phone]}
+      - {id: follow-up-email, channel: email, wait: 2 business days, subject: "{{contact.first_name}}, following up"}
+"""
+
+OUTCOMES_CONFIG = """
+account: test-portal
+crm: {type: hubspot, tier: pro}
+calendar: {timezone: America/New_York, country: US, working_hours: "09:00-17:00"}
+guards: {daily_capacity: 100, min_gap: 1 day, touch_budget: {touches: 6, per: 14 days}}
+outcomes:
+  lead_status: {BAD_TIMING: not_now, UNQUALIFIED: do_not_contact, CONNECTED: connected}
+referral_thanks: true
+scripts:
+  intro:
+    subject: "Call {{contact.first_name}} at {{contact.company}}"
+    body: "Introduce yourself and the role."
+    objections:
+      - {objection: "I don't know of any jobs.", answer: "Who should I speak to?"}
+  referral:
+    subject: "Call {{contact.first_name}}: referred by {{referrer.full_name}}"
+    body: "Mention {{referrer.first_name}} sent you."
+cadences:
+  - id: outreach
+    name: Outreach
+    enroll_when:
+      all:
+        - {property: lifecycle_stage, equals: lead}
+        - {property: referred_by, exists: false}
+    on: {replied: finish, connected: finish, meeting_booked: finish, not_now: snooze, referral: continue}
+    not_now: {snooze: 30 days, reengage_into: nurture}
+    referral_cadence: referral
+    steps:
+      - {id: intro-call, channel: call, script: intro, priority: high, skip_if: [no_phone]}
+      - {id: intro-email, channel: email, wait: 2 business days, subject: "{{contact.first_name}}, a role for you", skip_if: [no_email]}
+      - {id: linkedin, channel: linkedin, wait: 3 business days, subject: "Connect with {{contact.full_name}}", skip_if: [no_linkedin]}
+      - {id: follow-up-call, channel: call, wait: 1 week, subject: "Follow up with {{contact.first_name}}", skip_if: [no_phone]}
+  - id: referral
+    name: Warm referral
+    steps:
+      - {id: referral-call, channel: call, script: referral, priority: high, skip_if: [no_phone]}
+      - {id: referral-email, channel: email, wait: 2 business days, subject: "{{referrer.first_name}} suggested I get in touch"}
+  - id: nurture
+    name: Not now, later
+    steps:
+      - {id: checkin-email, channel: email, priority: low, subject: "It's been a while, {{contact.first_name}}"}
+      - {id: checkin-call, channel: call, wait: 2 weeks, subject: "Check-in call: {{contact.first_name}}"}
+"""
+
+
+def bulk_config(tier: str = "pro") -> str:
+    return BULK_CONFIG.replace("TIER", tier)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def fast_crm(emu: Any, loaded: Any, *, retry_sleep: Any = None, backoff: float = 0.0) -> HubSpotCRM:
+    """The adapter the sync would build, except that retry back-offs are not slept (handed to `retry_sleep`).
+    The client-side throttle still sleeps for real."""
+    prepare(emu)
+    crm = HubSpotCRM.from_config(loaded.config.crm.model_dump(exclude={"type"}), env=env_for(emu), backoff=backoff)
+    crm.call.sleep = retry_sleep or (lambda seconds: None)
+    return crm
+
+
+class Portal:
+    """One emulated HubSpot portal with its clock frozen to the simulated `now`, a config on disk, and sync runs."""
+
+    def __init__(self, emu: HubSpotEmulator, directory: Path, config: str, *, start: datetime = START,
+                 owners: int = 3, seed: int = 1, unique_key: bool = True) -> None:
+        self.emu = emu
+        self.clock = emu.freeze_clock(start - timedelta(days=1))
+        emu.seed_owners(owners, seed=seed)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = write_config(directory, config)
+        self.loaded = load_config(self.path)
+        prepare(emu)
+        if not unique_key:
+            # Whether HubSpot enforces hasUniqueValue on a task property is UNCONFIRMED: without it a
+            # resent create is a visible duplicate instead of a rejected one, so the sync alone must prevent it.
+            create_property(emu, "tasks", "crm_cadence_key", "crm-cadence task key", group="task")
+        make_crm(emu)  # create the task-key property if missing (`cadence setup hubspot`)
+
+    def at(self, when: datetime) -> None:
+        """Move the emulator's clock (forward) to `when`."""
+        if when.timestamp() > self.clock.time():
+            self.clock.set_wall(when)
+
+    def sync(self, now: datetime, *, fast: bool = False, **kw: Any) -> SyncReport:
+        """One run as of `now`; `fast` builds an adapter whose retries do not sleep."""
+        self.at(now)
+        if fast:
+            kw["crm"] = fast_crm(self.emu, self.loaded)
+        return run_sync(self.loaded, now=now, env=env_for(self.emu), **kw)
+
+    def store(self) -> SQLiteStore:
+        return SQLiteStore.open(state_path(self.loaded), ACCOUNT)
+
+    def tasks(self) -> dict[str, tuple[str, dict]]:
+        """Task key -> (HubSpot id, properties) for every live crm-cadence task (duplicates fail)."""
+        keys = live_task_keys(self.emu)
+        assert len(keys) == len(set(keys)), f"duplicate tasks in HubSpot: {[k for k, n in Counter(keys).items() if n > 1][:5]}"
+        out = {}
+        for task_id in sorted(self.emu.state.stores["tasks"].records):
+            props = self.emu.get_task(task_id) or {}
+            if props.get("crm_cadence_key"):
+                out[props["crm_cadence_key"]] = (str(task_id), props)
+        return out
+
+    def tasks_of(self, contact_id: str) -> list[dict]:
+        """The contact's crm-cadence tasks in HubSpot, oldest first."""
+        found = []
+        for task_id in self.emu.tasks_for_contact(contact_id):
+            props = self.emu.get_task(task_id) or {}
+            if props.get("crm_cadence_key"):
+                found.append(props | {"id": task_id})
+        return sorted(found, key=lambda p: int(p["id"]))
+
+    def open_tasks_of(self, contact_id: str) -> list[dict]:
+        return [t for t in self.tasks_of(contact_id) if t.get("hs_task_status") != "COMPLETED"]
+
+    def enrollments(self, contact_id: str) -> tuple[Enrollment, ...]:
+        store = self.store()
+        try:
+            return store.enrollments([contact_id]).get(contact_id, ())
+        finally:
+            store.close()
+
+
+def assert_converged(portal: Portal, expected_keys: Iterable[str] | None = None) -> dict[str, tuple[str, dict]]:
+    """HubSpot holds exactly one task per key, the ledger agrees (no unknown/pending rows), and every
+    live enrollment's open task exists in HubSpot on the enrollment's contact."""
+    tasks = portal.tasks()
+    if expected_keys is not None:
+        expected = set(expected_keys)
+        assert set(tasks) == expected, (f"missing {len(expected - set(tasks))}, "
+                                        f"unexpected {len(set(tasks) - expected)}")
+    store = portal.store()
+    try:
+        rows = store.ledger(list(LEDGER_STATUSES))
+        by_status = Counter(r.status for r in rows)
+        assert by_status.get("unknown", 0) == 0 and by_status.get("pending", 0) == 0, by_status
+        for row in rows:
+            if row.status == CREATED:
+                assert row.key in tasks, row.key
+                assert tasks[row.key][0] == row.crm_id, (row.key, row.crm_id, tasks[row.key][0])
+        ledger_keys = {r.key for r in rows}
+        assert set(tasks) <= ledger_keys, "HubSpot holds tasks the ledger does not know"
+        contact_ids = {r.contact_id for r in rows}
+        for cid, enrollments in store.enrollments(contact_ids).items():
+            live = [e for e in enrollments if e.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.SNOOZED)]
+            assert len(live) <= 1, (cid, live)
+            for e in live:
+                if e.status is EnrollmentStatus.ACTIVE:
+                    assert e.open_task_key in tasks, (cid, e)
+                    assert portal.emu.contacts_for_task(tasks[e.open_task_key][0]) == [cid]
+    finally:
+        store.close()
+    return tasks
+
+
+def create_property(emu: HubSpotEmulator, object_type: str, name: str, label: str, group: str) -> None:
+    """A custom (not unique) string property, created the way an admin's integration would: the properties API."""
+    from hubspot import HubSpot
+    from hubspot.crm.properties import PropertyCreate
+
+    prepare(emu)
+    client = HubSpot(access_token=CANARY_TOKEN, host=emu.base_url, base_url=emu.base_url)
+    client.crm.properties.core_api.create(object_type=object_type, property_create=PropertyCreate(
+        name=name, label=label, type="string", field_type="text", group_name=group))
+
+
+def create_contact_property(emu: HubSpotEmulator, name: str, label: str) -> None:
+    create_property(emu, "contacts", name, label, group="contactinformation")
+
+
+def scenario(emu: HubSpotEmulator, directory: Path, contacts: int, seed: int, tier: str = "pro",
+             unique_key: bool = False) -> Portal:
+    """The bulk config on `contacts` seeded contacts: the same ids, data and task keys on any fresh emulator.
+    The task-key property is not unique by default, so a task sent twice shows up as a duplicate."""
+    portal = Portal(emu, directory, bulk_config(tier), owners=3, seed=seed, unique_key=unique_key)
+    emu.seed_contacts(contacts, seed=seed)
+    return portal
+
+
+def task_summary(portal: Portal) -> dict[str, tuple[str, str, str, str]]:
+    """Task key -> (contact id, type, due, subject): what a run should leave in HubSpot, comparable across emulators."""
+    return {key: (portal.emu.contacts_for_task(task_id)[0], props["hs_task_type"], props["hs_timestamp"],
+                  props["hs_task_subject"])
+            for key, (task_id, props) in portal.tasks().items()}
+
+
+_REFERENCE: dict[tuple[int, int], dict[str, tuple[str, str, str, str]]] = {}
+
+
+def reference_tasks(directory: Path, contacts: int, seed: int) -> dict[str, tuple[str, str, str, str]]:
+    """The tasks a fault-free first sync of `scenario(contacts, seed)` at START leaves, on a second emulator."""
+    if (contacts, seed) not in _REFERENCE:
+        with HubSpotEmulator() as emu:
+            portal = scenario(emu, directory, contacts, seed)
+            report = portal.sync(START)
+            assert report.status == "ok" and report.errors == [], report.errors[:3]
+            assert emu.counts().get(BATCH_CREATE) == -(-len(portal.tasks()) // 100)
+            _REFERENCE[(contacts, seed)] = task_summary(portal)
+    return _REFERENCE[(contacts, seed)]
+
+
+def assert_same_tasks(actual: dict[str, tuple[str, str, str, str]], expected: dict[str, tuple[str, str, str, str]],
+                      slack: timedelta = timedelta(0)) -> None:
+    """The same keys, contacts, types and subjects; each due time no earlier than the reference's and at most
+    `slack` later (a run that failed before planning plans later: a window already open starts later)."""
+    assert set(actual) == set(expected), (f"missing {len(set(expected) - set(actual))}, "
+                                          f"unexpected {len(set(actual) - set(expected))}")
+    for key, (contact, kind, due, subject) in expected.items():
+        got = actual[key]
+        assert (got[0], got[1], got[3]) == (contact, kind, subject), (key, got, expected[key])
+        delay = parse_time(got[2]) - parse_time(due)
+        assert timedelta(0) <= delay <= slack, (key, got[2], due)
+
+
+def hs_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# ----------------------------------------------------------------------- the big first sync
+
+
+def test_first_sync_of_ten_thousand_contacts(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
+    """A first sync of 10,500 contacts creates exactly one correct, associated task per enrolled contact in
+    at most 25 requests per 1,000 contacts, and the next run (nothing changed) makes at most 3 requests."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=5, seed=3)
+    ids = emu.seed_contacts(10_500, seed=3)
+    contacts = {cid: emu.get_contact(cid) for cid in ids}
+    emu.reset_log()
+
+    report = portal.sync(START)
+
+    assert report.status == "ok" and report.errors == [], report.errors[:3]
+    first_requests = emu.total_requests()
+    counts = emu.counts()
+    print(f"first sync: {first_requests} requests for {len(ids)} contacts "
+          f"({first_requests * 1000 / len(ids):.1f} per 1,000): {counts}")
+    assert first_requests <= 25 * len(ids) / 1000
+    assert counts.get("GET /crm/v3/objects/contacts", 0) == 105  # 100 a page
+    assert counts.get("POST /crm/v3/objects/tasks/batch/create", 0) == -(-report.counts["created"] // 100)
+
+    # enrolled: every contact with an email; each gets a task unless every step is skipped
+    # (no phone for the call, and opted out of email for the email)
+    expected = {cid for cid, p in contacts.items() if p.get("email")
+                and not (not (p.get("phone") or p.get("mobilephone")) and p.get("hs_email_optout") == "true")}
+    assert len(expected) > 10_000
+    tasks = assert_converged(portal)
+    assert report.counts["created"] == len(tasks)
+    by_contact = Counter()
+    for key, (task_id, _) in tasks.items():
+        linked = emu.contacts_for_task(task_id)
+        assert len(linked) == 1, (key, linked)
+        by_contact[linked[0]] += 1
+    assert set(by_contact) == expected and max(by_contact.values()) == 1
+
+    owners = {o["id"] for o in emu.state.owners}
+    store = portal.store()
+    try:
+        ledger = {r.key: r.task for r in store.ledger([CREATED])}
+    finally:
+        store.close()
+    types = Counter()
+    for key, (task_id, props) in tasks.items():
+        planned: CreateTask = ledger[key]
+        contact = contacts[planned.contact_id]
+        assert emu.contacts_for_task(task_id) == [planned.contact_id]
+        assert props["hs_task_status"] == "NOT_STARTED"
+        assert props["hs_timestamp"] == hs_time(planned.due_at)
+        assert datetime.fromisoformat(planned.due_local).astimezone(UTC) == parse_time(props["hs_timestamp"])
+        assert props["hs_task_subject"] == planned.subject
+        if contact.get("hubspot_owner_id") in owners:
+            assert props.get("hubspot_owner_id") == contact["hubspot_owner_id"]
+        else:
+            assert not props.get("hubspot_owner_id")
+        local = datetime.fromisoformat(planned.due_local)
+        assert local.weekday() < 5 and 9 <= local.hour < 17, planned.due_local
+        if planned.step_id == "intro-call":
+            assert (props["hs_task_type"], props["hs_task_priority"]) == ("CALL", "HIGH")
+            assert props["hs_task_subject"].startswith("Call ") and props["hs_task_subject"].endswith(f" at {contact['company']}")
+            assert "Introduce yourself and the role." in props["hs_task_body"]
+            assert "Who should I speak to?" in props["hs_task_body"]
+            assert planned.due_at >= START
+        else:
+            assert (props["hs_task_type"], props["hs_task_priority"]) == ("EMAIL", "MEDIUM")
+            assert not contact.get("phone")
+        types[props["hs_task_type"]] += 1
+    assert types["CALL"] > 8000 and types["EMAIL"] > 1000, types
+
+    emu.reset_log()
+    idle = portal.sync(START + timedelta(minutes=30))
+    print(f"idle second sync: {emu.total_requests()} requests: {emu.counts()}")
+    assert idle.status == "ok" and idle.counts["created"] == 0 and idle.counts["closed"] == 0
+    assert emu.total_requests() <= 3
+    assert len(live_task_keys(emu)) == len(tasks)
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def test_incremental_runs_search_for_changes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
+    """After the first run, contacts are read by search (never the list API): a changed contact and a new one are enrolled."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", OUTCOMES_CONFIG)
+    owner = emu.state.owners[0]["id"]
+    base = {"country": "United States", "hs_timezone": iana_to_hubspot_tz("America/New_York"),
+            "hubspot_owner_id": owner, "hs_lead_status": "NEW", "company": "Globex"}
+    lead = emu.create_contact(base | {"firstname": "Lena", "email": "lena@example.com", "phone": "+1 212 555 0101",
+                                      "lifecyclestage": "lead"})
+    later = emu.create_contact(base | {"firstname": "Sub", "email": "sub@example.com", "phone": "+1 212 555 0102",
+                                       "lifecyclestage": "subscriber"})
+    emu.reset_log()
+    first = portal.sync(START)
+    assert first.status == "ok" and first.counts["created"] == 1
+    assert emu.counts().get("GET /crm/v3/objects/contacts", 0) == 1
+
+    portal.at(START + timedelta(hours=2))
+    emu.set_property("contacts", later, "lifecyclestage", "lead")  # now matches the enrollment rule
+    new = emu.create_contact(base | {"firstname": "Nico", "email": "nico@example.com", "phone": "+1 212 555 0103",
+                                     "lifecyclestage": "lead"})
+    emu.reset_log()
+    second = portal.sync(START + timedelta(hours=3))
+
+    counts = emu.counts()
+    assert second.status == "ok", second.errors
+    assert "GET /crm/v3/objects/contacts" not in counts, counts
+    assert counts.get("POST /crm/v3/objects/contacts/search", 0) == 1, counts
+    assert second.counts["contacts_read"] == 2  # the changed and the new contact only
+    assert sorted(i.contact_id for i in second.created) == sorted([later, new])
+    for cid in (lead, later, new):
+        tasks = portal.tasks_of(cid)
+        assert len(tasks) == 1 and tasks[0]["hs_task_type"] == "CALL"
+    assert_converged(portal)
+
+
+@pytest.mark.slow
+def test_incremental_run_reads_more_than_ten_thousand_changes(hubspot_emulator: HubSpotEmulator, tmp_path: Path,
+                                                             request: pytest.FixtureRequest) -> None:
+    """An incremental run where 10,505 contacts changed reads every one by search despite the 10,000-result cap."""
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("long variant: run with -m slow")
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=5, seed=3)
+    ids = emu.seed_contacts(10_500, seed=3)
+    assert portal.sync(START).status == "ok"
+    portal.at(START + timedelta(hours=1))
+    for cid in ids:
+        emu.set_property("contacts", cid, "jobtitle", "Changed")
+    new = [emu.create_contact({"firstname": f"New{i}", "email": f"new{i}@example.com", "phone": "+1 212 555 0100"})
+           for i in range(5)]
+    emu.reset_log()
+
+    report = portal.sync(START + timedelta(hours=2))
+
+    assert report.status == "ok" and report.counts["contacts_read"] == 10_505
+    assert sorted(i.contact_id for i in report.created) == sorted(new)
+    assert emu.counts(status=400) == {} and "GET /crm/v3/objects/contacts" not in emu.counts()
+    assert emu.counts()["POST /crm/v3/objects/contacts/search"] == 53  # 200 a page
+    assert_converged(portal)
+
+
+def test_task_changes_reread_old_tasks_and_completions_only(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
+    """`read_task_changes(since)` returns completed tasks and changed tasks created before the window, but not
+    the previous run's untouched creates (so the run after a big first run stays cheap)."""
+    emu = hubspot_emulator
+    emu.freeze_clock(START)
+    emu.seed_owners(2, seed=1)
+    crm = make_crm(emu)
+    cid = emu.create_contact({"firstname": "A", "email": "a@example.com"})
+    owners = [o["id"] for o in emu.state.owners]
+
+    def task(key: str) -> CreateTask:
+        from sequences.records import Channel
+
+        return CreateTask(key=key, contact_id=cid, owner_id=owners[0], cadence_id="c", version=1, seq=1, step_index=0,
+                          step_id="s", channel=Channel.CALL, task_type="CALL", priority="HIGH", due_at=START + timedelta(days=1),
+                          due_local="", timezone="UTC", subject="s", body="b", reason="r")
+
+    old = crm.create_tasks([task("cc-old-changed"), task("cc-old-untouched")])
+    emu.clock.set_wall(START + timedelta(days=1))
+    fresh = crm.create_tasks([task("cc-new-untouched"), task("cc-new-completed")])
+    assert all(r.ok for r in old + fresh)
+    emu.clock.set_wall(START + timedelta(days=1, minutes=20))
+    emu.set_property("tasks", old[0].crm_id, "hubspot_owner_id", owners[1])
+    emu.complete_task(fresh[1].crm_id)
+
+    states = {s.key: s for s in crm.read_task_changes(START + timedelta(days=1), {})}
+    assert set(states) == {"cc-old-changed", "cc-new-completed"}
+    assert states["cc-old-changed"].owner_id == owners[1]
+    assert states["cc-new-completed"].status.value == "completed"
+    everything = {s.key for s in crm.read_task_changes(None, {})}
+    assert everything == {"cc-old-changed", "cc-old-untouched", "cc-new-untouched", "cc-new-completed"}
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+@pytest.fixture
+def outcomes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> dict[str, Any]:
+    """A portal with one contact per outcome path, synced once on Monday morning."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", OUTCOMES_CONFIG)
+    create_contact_property(emu, "referred_by", "Referred by (contact id)")
+    owner = emu.state.owners[0]["id"]
+
+    def person(name: str, zone: str = "America/New_York", country: str = "United States", **extra: str) -> str:
+        props = {"firstname": name, "lastname": "Test", "email": f"{name.lower()}@example.com",
+                 "phone": "+1 212 555 0100", "company": "Initech", "hs_timezone": iana_to_hubspot_tz(zone),
+                 "country": country, "hubspot_owner_id": owner, "lifecyclestage": "lead", "hs_lead_status": "OPEN"}
+        return emu.create_contact(props | extra)
+
+    ids = {name: person(name) for name in ("Reply", "Meet", "Later", "Unq", "Conn", "Optout", "Referrer")}
+    ids["Berlin"] = person("Berlin", "Europe/Berlin", "Germany", phone="+49 30 5550100")
+    first = portal.sync(START)
+    assert first.status == "ok" and first.counts["created"] == len(ids), first.errors
+    return {"emu": emu, "portal": portal, "ids": ids, "owner": owner}
+
+
+def _ends_with(portal: Portal, cid: str, status: EnrollmentStatus) -> Enrollment:
+    enrollments = portal.enrollments(cid)
+    assert enrollments, cid
+    last = max(enrollments, key=lambda e: e.seq)
+    assert last.status is status, last
+    return last
+
+
+@pytest.mark.parametrize("action, status", [
+    ("record_reply", EnrollmentStatus.FINISHED),
+    ("record_meeting", EnrollmentStatus.FINISHED),
+    ("UNQUALIFIED", EnrollmentStatus.EXITED),
+    ("CONNECTED", EnrollmentStatus.FINISHED),
+])
+def test_an_outcome_ends_the_enrollment_and_closes_its_task(outcomes: dict[str, Any], action: str,
+                                                             status: EnrollmentStatus) -> None:
+    """A reply, a meeting, lead status UNQUALIFIED or CONNECTED ends the enrollment and completes its open task in HubSpot, for good."""
+    emu, portal = outcomes["emu"], outcomes["portal"]
+    name = {"record_reply": "Reply", "record_meeting": "Meet", "UNQUALIFIED": "Unq", "CONNECTED": "Conn"}[action]
+    cid = outcomes["ids"][name]
+    (task,) = portal.tasks_of(cid)
+    portal.at(START + timedelta(hours=3))
+    if action.startswith("record_"):
+        getattr(emu, action)(cid)
+    else:
+        emu.set_lead_status(cid, action)
+
+    report = portal.sync(START + timedelta(hours=4))
+
+    assert report.status == "ok", report.errors
+    assert [i.contact_id for i in report.closed] == [cid]
+    assert emu.get_task(task["id"])["hs_task_status"] == "COMPLETED"
+    _ends_with(portal, cid, status)
+    for day in (1, 8, 40):  # nothing more, ever
+        assert portal.sync(START + timedelta(days=day)).status == "ok"
+    assert [t["id"] for t in portal.tasks_of(cid)] == [task["id"]]
+    _ends_with(portal, cid, status)
+    assert_converged(portal)
+
+
+def test_bad_timing_snoozes_then_reengages_into_nurture(outcomes: dict[str, Any]) -> None:
+    """Lead status BAD_TIMING closes the open task and snoozes; after the 30-day cool-off the contact gets the nurture cadence's first task."""
+    emu, portal = outcomes["emu"], outcomes["portal"]
+    cid = outcomes["ids"]["Later"]
+    (task,) = portal.tasks_of(cid)
+    portal.at(START + timedelta(hours=3))
+    emu.set_lead_status(cid, "BAD_TIMING")
+
+    report = portal.sync(START + timedelta(hours=4))
+
+    assert emu.get_task(task["id"])["hs_task_status"] == "COMPLETED"
+    assert cid in [i.contact_id for i in report.closed]
+    snoozed = _ends_with(portal, cid, EnrollmentStatus.SNOOZED)
+    assert snoozed.snoozed_until == START + timedelta(hours=4, days=30)
+    assert portal.sync(START + timedelta(days=29)).status == "ok"
+    assert portal.open_tasks_of(cid) == []
+
+    back = portal.sync(START + timedelta(days=31))
+
+    assert back.status == "ok", back.errors
+    (new,) = portal.open_tasks_of(cid)
+    assert new["hs_task_type"] == "EMAIL" and new["hs_task_priority"] == "LOW"
+    assert new["hs_task_subject"] == "It's been a while, Later"
+    live = _ends_with(portal, cid, EnrollmentStatus.ACTIVE)
+    assert (live.cadence_id, live.seq) == ("nurture", 2)
+    due = parse_time(new["hs_timestamp"]).astimezone(NY)
+    assert due.date() >= (START + timedelta(days=31)).date() and due.weekday() < 5 and due.hour == 9
+    assert_converged(portal)
+
+
+def test_recruiter_completion_plans_the_next_step_in_business_days(outcomes: dict[str, Any]) -> None:
+    """Completing the intro call on Monday puts the email (2 business days) on Wednesday 09:00 contact-local, in New York and in Berlin."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    done = START + timedelta(hours=3)  # Mon 16:00 UTC
+    portal.at(done)
+    for name in ("Reply", "Berlin"):  # Reply has not replied (yet): a plain completion, no answer
+        (task,) = portal.tasks_of(ids[name])
+        emu.complete_task(task["id"], at=done)
+
+    report = portal.sync(done + timedelta(hours=1))
+
+    assert report.status == "ok", report.errors
+    ny_email = portal.open_tasks_of(ids["Reply"])
+    berlin_email = portal.open_tasks_of(ids["Berlin"])
+    assert [(t["hs_task_type"], t["hs_timestamp"]) for t in ny_email] == [("EMAIL", "2026-03-04T14:00:00.000Z")]
+    assert [(t["hs_task_type"], t["hs_timestamp"]) for t in berlin_email] == [("EMAIL", "2026-03-04T08:00:00.000Z")]
+    assert ny_email[0]["hubspot_owner_id"] == outcomes["owner"]
+    assert_converged(portal)
+
+
+def test_email_opt_out_skips_email_steps_and_calls_continue(outcomes: dict[str, Any]) -> None:
+    """An email opt-out in HubSpot skips the email step; the follow-up call comes a week after the completed call (DST-correct)."""
+    emu, portal = outcomes["emu"], outcomes["portal"]
+    cid = outcomes["ids"]["Optout"]
+    done = START + timedelta(hours=3)
+    portal.at(done)
+    emu.opt_out(cid)
+    (task,) = portal.tasks_of(cid)
+    emu.complete_task(task["id"], at=done)
+
+    report = portal.sync(done + timedelta(hours=1))
+
+    assert report.status == "ok", report.errors
+    skipped = {(i.contact_id, i.step_id) for i in report.skipped}
+    assert (cid, "intro-email") in skipped
+    (nxt,) = portal.open_tasks_of(cid)
+    assert nxt["hs_task_type"] == "CALL" and nxt["hs_task_subject"] == "Follow up with Optout"
+    # Mon 2 Mar + 7 days, 09:00 New York, which is EDT (UTC-4) after the 8 March switch
+    assert nxt["hs_timestamp"] == "2026-03-09T13:00:00.000Z"
+    assert all(t["hs_task_type"] != "EMAIL" for t in portal.tasks_of(cid))
+    assert_converged(portal)
+
+
+def test_referral_is_enrolled_and_the_referrer_thanked_when_free(outcomes: dict[str, Any]) -> None:
+    """A new contact with `referred_by` gets the referral cadence; the referrer's thank-you waits until their open task is done."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    referrer = ids["Referrer"]
+    portal.at(START + timedelta(hours=2))
+    kai = emu.create_contact({"firstname": "Kai", "lastname": "Parker", "email": "kai@example.com",
+                              "phone": "+1 602 555 0199", "hs_timezone": iana_to_hubspot_tz("America/Phoenix"),
+                              "country": "United States", "hubspot_owner_id": outcomes["owner"],
+                              "lifecyclestage": "lead", "referred_by": referrer})
+
+    report = portal.sync(START + timedelta(hours=3))
+
+    assert report.status == "ok", report.errors
+    (call,) = portal.tasks_of(kai)
+    assert call["hs_task_subject"] == "Call Kai: referred by Referrer Test"
+    assert call["hs_task_type"] == "CALL" and "Mention Referrer sent you." in call["hs_task_body"]
+    assert call["hs_timestamp"] == "2026-03-02T16:00:00.000Z"  # 09:00 in Phoenix
+    assert _ends_with(portal, kai, EnrollmentStatus.ACTIVE).cadence_id == "referral"
+    assert len(portal.tasks_of(referrer)) == 1  # the intro call is still open: no thank-you yet
+
+    portal.at(START + timedelta(hours=4))
+    (intro,) = portal.tasks_of(referrer)
+    emu.complete_task(intro["id"])
+    portal.sync(START + timedelta(hours=5))
+
+    (thanks,) = portal.open_tasks_of(referrer)
+    assert thanks["hs_task_type"] == "TODO" and thanks["hs_task_subject"] == "Thank Referrer for referring Kai Parker"
+    portal.at(START + timedelta(hours=6))
+    emu.complete_task(thanks["id"])
+    portal.sync(START + timedelta(hours=7))
+    (email,) = portal.open_tasks_of(referrer)
+    assert email["hs_task_type"] == "EMAIL"
+    assert_converged(portal)
+
+
+# ---------------------------------------------------------------------- deleted, merged
+
+
+def test_verify_contacts_reports_deleted_and_merged(hubspot_emulator: HubSpotEmulator) -> None:
+    """verify_contacts yields deleted ids as deleted and merged ids with the primary's id, in batches of 100, and nothing for live ones."""
+    emu = hubspot_emulator
+    emu.freeze_clock(START)
+    ids = emu.seed_contacts(250, seed=5)
+    crm = make_crm(emu)
+    emu.delete_contact(ids[3])
+    emu.delete_contact(ids[180])
+    emu.merge_contacts(ids[10], ids[11])  # 11 merged into 10
+    emu.merge_contacts(ids[200], ids[20])  # a merged id in another batch than its primary
+    emu.merge_contacts(ids[30], ids[31])
+    emu.merge_contacts(ids[40], ids[30])  # 30 (holding 31) merged into 40
+    emu.reset_log()
+
+    gone = {c.id: c for c in crm.verify_contacts(ids + ["999999999"])}
+
+    assert emu.counts() == {"POST /crm/v3/objects/contacts/batch/read": 3}
+    assert {cid for cid, c in gone.items() if c.deleted} == {ids[3], ids[180], "999999999"}
+    assert {cid: c.merged_into for cid, c in gone.items() if c.merged_into} == {
+        ids[11]: ids[10], ids[20]: ids[200], ids[30]: ids[40], ids[31]: ids[40]}
+    assert not any(c.deleted and c.merged_into for c in gone.values())
+    assert list(crm.verify_contacts([])) == []
+    assert list(crm.verify_contacts(ids[:5] + [ids[10]])) == [gone[ids[3]]]
+
+
+def test_deleted_and_merged_contacts_exit_at_the_daily_sweep(outcomes: dict[str, Any]) -> None:
+    """At the next daily sweep a deleted contact's and a merged-away contact's enrollments exit and their open
+    tasks are completed in HubSpot; the merge's primary keeps its own enrollment and its one open task."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    (deleted_task,) = portal.tasks_of(ids["Unq"])
+    (merged_task,) = portal.tasks_of(ids["Conn"])
+    portal.at(START + timedelta(hours=2))
+    emu.delete_contact(ids["Unq"])
+    emu.merge_contacts(ids["Meet"], ids["Conn"])  # Conn's task moves to Meet, who has one of their own
+
+    report = portal.sync(START + timedelta(days=1, hours=1))
+
+    assert report.status == "ok", report.errors
+    assert report.counts["contacts_gone"] == 2
+    assert {i.contact_id for i in report.closed} == {ids["Unq"], ids["Conn"]}
+    assert emu.get_task(deleted_task["id"])["hs_task_status"] == "COMPLETED"
+    assert emu.get_task(merged_task["id"])["hs_task_status"] == "COMPLETED"
+    assert "deleted" in _ends_with(portal, ids["Unq"], EnrollmentStatus.EXITED).reason
+    assert ids["Meet"] in _ends_with(portal, ids["Conn"], EnrollmentStatus.EXITED).reason
+    assert len(portal.open_tasks_of(ids["Meet"])) == 1
+    _ends_with(portal, ids["Meet"], EnrollmentStatus.ACTIVE)
+    assert portal.sync(START + timedelta(days=2, hours=1)).counts["created"] == 0
+
+
+def test_task_deleted_in_hubspot_ends_the_enrollment_at_the_sweep(outcomes: dict[str, Any]) -> None:
+    """A recruiter deleting the open follow-up task in HubSpot exits that enrollment at the next daily sweep; nothing is recreated."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    (task,) = portal.tasks_of(ids["Reply"])
+    portal.at(START + timedelta(hours=2))
+    emu.delete_object("tasks", task["id"])
+
+    report = portal.sync(START + timedelta(days=1, hours=1))
+
+    assert report.status == "ok", report.errors
+    assert "deleted" in _ends_with(portal, ids["Reply"], EnrollmentStatus.EXITED).reason
+    assert portal.sync(START + timedelta(days=2, hours=1)).counts["created"] == 0
+    assert portal.tasks_of(ids["Reply"]) == []
