@@ -311,7 +311,9 @@ class _Run:
 
     # -- 2. reconcile
     def reconcile(self) -> None:
-        lag = timedelta(seconds=self.caps.search_lag_seconds)
+        # a CRM that can look tasks up through their contacts answers without search lag
+        by_contact = getattr(self.crm, "find_tasks_for_contacts", None)
+        lag = timedelta(seconds=0 if by_contact is not None else self.caps.search_lag_seconds)
         after = ""
         while rows := self.store.ledger([UNKNOWN], limit=RECONCILE_PAGE, after=after):
             after = rows[-1].key
@@ -321,7 +323,11 @@ class _Run:
                 self.report.counts["unknown_waiting"] += waiting
             if not ready:
                 continue
-            found = {k: v for k, v in self.crm.find_tasks(sorted(ready)).items() if k in ready}
+            if by_contact is not None:
+                answer = by_contact({r.key: r.contact_id for r in rows if r.key in ready})
+            else:
+                answer = self.crm.find_tasks(sorted(ready))
+            found = {k: v for k, v in answer.items() if k in ready}
             missing = sorted(ready - set(found))
             self.store.resolve(found, missing, self.now)
             self.report.counts["reconciled_found"] += len(found)
@@ -516,7 +522,8 @@ class _Run:
         verify = getattr(self.crm, "verify_contacts", None)
         check = getattr(self.crm, "check_tasks", None)
         last = self.store.cursor("sweep")
-        if (verify is None and check is None) or (last is not None and self.now - last < SWEEP_EVERY):
+        every = getattr(self.crm, "sweep_every", SWEEP_EVERY)
+        if (verify is None and check is None) or (last is not None and self.now - last < every):
             return
         if verify is not None:
             ids = self.store.live_contact_ids()

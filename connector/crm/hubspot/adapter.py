@@ -43,6 +43,7 @@ TASK_TO_CONTACT = 204
 PAGE = 100
 SEARCH_PAGE = 200
 BATCH = 100
+ASSOC_BATCH = 1000  # v4 association batch reads take up to 1,000 inputs
 SEARCH_LAG_SECONDS = 60.0
 _EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
 
@@ -80,6 +81,7 @@ class HubSpotCRM:
         self._assoc = client.crm.associations.v4.batch_api
         self._props = contact_properties(settings.properties, settings.extra_properties)
         self._owners_cache: list[Owner] | None = None
+        self.sweep_every = timedelta(hours=settings.sweep_hours)  # read by the sync's daily sweep
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
@@ -108,7 +110,7 @@ class HubSpotCRM:
         if ctx.since is None:
             yield from self._list_contacts(props)
         else:
-            yield from self._search_contacts(props, ctx.since - timedelta(minutes=self.settings.overlap_minutes))
+            yield from self._search_contacts(props, ctx.since)  # the sync has applied its overlap
 
     def _list_contacts(self, props: list[str]) -> Iterator[ContactBatch]:
         after: str | None = None
@@ -188,7 +190,7 @@ class HubSpotCRM:
     def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
         key_prop = self.settings.key_property
         props = TASK_PROPERTIES + [key_prop]
-        floor = (since - timedelta(minutes=self.settings.overlap_minutes)) if since else datetime(1970, 1, 2).astimezone()
+        floor = since if since else datetime(1970, 1, 2).astimezone()  # the sync has applied its overlap
         mine = [{"propertyName": key_prop, "operator": "HAS_PROPERTY"}]
         alternatives: Sequence[Sequence[dict[str, Any]]] = ((),)
         if since is not None:
@@ -311,6 +313,41 @@ class HubSpotCRM:
             for t in chunk:  # updated, or reported missing in a 207: either way no longer open
                 results[t.key] = WriteResult(t.key, ok=True, crm_id=t.crm_id)
         return [results[t.key] for t in tasks]
+
+    def find_tasks_for_contacts(self, contact_of: Mapping[str, str]) -> dict[str, str]:
+        """Task key -> HubSpot id for keys whose task exists, read through each contact's
+        associations (no search index involved, so no search lag): the sync uses this to
+        settle writes whose outcome is unknown before anything is sent again."""
+        from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+        from hubspot.crm.associations.v4 import PublicFetchAssociationsBatchRequest
+        from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        wanted = set(contact_of)
+        pending = [(cid, None) for cid in sorted(set(contact_of.values()))]
+        task_ids: set[str] = set()
+        while pending:
+            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
+            body = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[PublicFetchAssociationsBatchRequest(id=cid, after=after) for cid, after in chunk])
+            page = self.call(self._assoc.get_page, from_object_type="contacts", to_object_type="tasks",
+                             batch_input_public_fetch_associations_batch_request=body)
+            for result in page.results or []:
+                task_ids.update(str(to.to_object_id) for to in result.to or [])
+                nxt = result.paging.next.after if result.paging and result.paging.next else None
+                if nxt:
+                    pending.append((str(result._from.id), nxt))
+        found: dict[str, str] = {}
+        key_prop = self.settings.key_property
+        ids = sorted(task_ids)
+        for start in range(0, len(ids), BATCH):
+            body = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=i) for i in ids[start:start + BATCH]], properties=[key_prop])
+            page = self.call(self._task_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
+            for obj in page.results or []:
+                key = (obj.properties or {}).get(key_prop)
+                if key in wanted:
+                    found[key] = str(obj.id)
+        return found
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         """Task key -> HubSpot id, by searching the key property (subject to search lag)."""

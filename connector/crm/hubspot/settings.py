@@ -70,7 +70,6 @@ class HubSpotSettings(BaseModel):
     base_url: str | None = Field(None, description="default: $HUBSPOT_BASE_URL, else https://api.hubapi.com")
     tier: Literal["free", "starter", "pro", "enterprise"] = "free"
     request_timeout: float = Field(30.0, gt=0, description="seconds per HTTP call")
-    overlap_minutes: int = Field(5, ge=0, description="re-read this much before the cursor (indexing lag)")
     throttle_share: float = Field(0.9, gt=0, le=1, description="share of the rate limit this connector may use")
     max_retries: int = Field(6, ge=0)
     key_property: str = Field("crm_cadence_key", description="task property carrying the task key")
