@@ -11,6 +11,7 @@ All problems in a file are reported at once; only YAML that cannot be parsed sto
 from __future__ import annotations
 
 import re
+import sys
 import types
 import typing
 import warnings
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
@@ -83,6 +84,8 @@ def load_config(path: str | Path) -> LoadedConfig:
     problems += references
     try:
         config = Config.model_validate(data)
+    except RecursionError:
+        raise ConfigFileError([Problem(label, 1, 1, "", "nesting is too deep")]) from None
     except ValidationError as exc:
         problems += _validation_problems(exc, tree, label, covered=references)
     if problems:
@@ -107,15 +110,37 @@ def _read_text(path: Path, label: str) -> str:
     raise ConfigFileError([Problem(label, 1, 1, "", message)])
 
 
+def _reader_problem(exc: Exception, text: str, label: str) -> Problem:
+    """Locate a reader error (no mark): by its character position when it gives one."""
+    position = getattr(exc, "position", None)
+    line, col = 1, 1
+    if isinstance(position, int):
+        before = text[:position]
+        line = before.count("\n") + 1
+        col = position - (before.rfind("\n") + 1) + 1
+    character = getattr(exc, "character", None)
+    what = f"character {character!r} is not allowed in YAML" if character is not None else str(exc).splitlines()[0]
+    return Problem(label, line, col, "", what)
+
+
 def _parse_yaml(text: str, label: str) -> CommentedMap:
     with warnings.catch_warnings():  # e.g. a reused anchor: legal YAML, not worth a line on stderr
         warnings.simplefilter("ignore")
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)  # let a huge number through to validation, which names its field
         try:
             tree = YAML(typ="rt").load(text)
         except DuplicateKeyError as exc:
             raise ConfigFileError(_duplicate_keys(text, label) or [_syntax_problem(exc, label)]) from None
         except MarkedYAMLError as exc:
             raise ConfigFileError([_syntax_problem(exc, label)]) from None
+        except YAMLError as exc:  # e.g. a control character the YAML reader refuses
+            raise ConfigFileError([_reader_problem(exc, text, label)]) from None
+        except (ValueError, RecursionError) as exc:  # nesting 1,000 levels deep, or a value YAML cannot build
+            what = "nesting is too deep" if isinstance(exc, RecursionError) else f"a value cannot be read ({exc})"
+            raise ConfigFileError([Problem(label, 1, 1, "", what)]) from None
+        finally:
+            sys.set_int_max_str_digits(limit)
     if tree is None:
         raise ConfigFileError([Problem(label, 1, 1, "", "the file is empty; a config needs at least a `cadences:` list")])
     if not isinstance(tree, CommentedMap):
@@ -463,7 +488,7 @@ def _message(error: dict, spot: _Spot) -> str:
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
     if kind in ("literal_error", "enum"):
-        allowed = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        allowed = re.findall(r"'([^']*)'", ctx.get("expected", "")) or [str(ctx.get("expected", "")).strip()]
         if not isinstance(given, str):
             return f"expected one of: {', '.join(allowed)}; got {_describe(given)}"
         what = "key" if spot.at_key else "value"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sequences.calendar import zone_or_none
 from sequences.config import Config, Condition, Rule
 from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot
 
@@ -278,13 +279,7 @@ def needed_properties(config: Config) -> list[str]:
 
 
 def _zone(name: str, fallback: str) -> ZoneInfo:
-    for candidate in (name, fallback):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+    return zone_or_none(name) or zone_or_none(fallback) or ZoneInfo("UTC")
 
 
 def _default_planner() -> Planner:

@@ -27,11 +27,13 @@ MAX_SEARCH_DAYS = 400  # a calendar with no business day in this long is a confi
 
 @lru_cache(maxsize=4096)
 def zone_or_none(name: str) -> ZoneInfo | None:
-    if not name or "/" not in name and name != "UTC":
+    """The IANA zone of that name, or None for anything else (folders like 'Europe',
+    overlong or malformed names, and bare abbreviations like 'EST' or 'localtime')."""
+    if not name or len(name) > 64 or ("/" not in name and name != "UTC"):
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

@@ -31,8 +31,10 @@ def _check_timezone(value: str) -> str:
     if not value:
         return value
     try:
+        if len(value) > 64:
+            raise ValueError(value)
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         from difflib import get_close_matches
 
         close = get_close_matches(value, sorted(available_timezones()), n=1)
@@ -119,7 +121,7 @@ class Channels(_Model):
 
 
 class TouchBudget(_Model):
-    touches: int = Field(4, ge=1, description="at most this many touches...")
+    touches: int = Field(4, ge=1, le=1_000, description="at most this many touches...")
     per: DurationText = Field("14 days", description="...in any rolling window this long")
 
     @field_validator("per")
@@ -136,8 +138,9 @@ class Guards(_Model):
 
     min_gap: DurationText = Field("1 day", description="least time between two touches of one contact")
     touch_budget: TouchBudget = Field(default_factory=TouchBudget)
-    daily_capacity: int = Field(50, ge=1, description="tasks per recruiter per day; overflow moves to the next day")
-    owner_capacity: dict[str, int] = Field(default_factory=dict, description="owner id -> tasks per day")
+    daily_capacity: int = Field(50, ge=1, le=10_000, description="tasks per recruiter per day; overflow moves to the next day")
+    owner_capacity: dict[str, Annotated[int, Field(ge=0, le=10_000)]] = Field(
+        default_factory=dict, description="owner id -> tasks per day")
 
     @field_validator("min_gap")
     @classmethod

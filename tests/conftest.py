@@ -1,10 +1,9 @@
-"""Shared fixtures: the HubSpot emulator (real HTTP, real client library) and its helpers."""
+"""Shared fixtures: the HubSpot emulator (real HTTP, real client library).
+
+Helper modules (crm_conformance, hubspot_support, secret_scan) sit beside this file; the
+pytest settings in pyproject.toml put this folder on the path and load secret_scan.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from connector.crm.hubspot.emulator.testing import hubspot_emulator  # noqa: F401  (registers the fixture)
-
-sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (crm_conformance, hubspot_support)

@@ -13,8 +13,10 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from importlib.resources import files
 
 from connector.crm.base import BadRecord
+from sequences.calendar import zone_or_none
 from sequences.records import Contact, Owner
 
 CONTACT_COLUMNS = (
@@ -24,6 +26,11 @@ CONTACT_COLUMNS = (
 )
 OWNER_COLUMNS = ("id", "first_name", "last_name", "email", "timezone", "days_off")
 
+_COUNTRIES = frozenset(
+    line.split("\t", 1)[0]
+    for line in files("tzdata").joinpath("zoneinfo/iso3166.tab").read_text(encoding="utf-8").splitlines()
+    if line and not line.startswith("#")
+)
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
 _CHANNELS = {"call", "email", "linkedin", "meeting", "todo", "all"}
 _CHANNEL_ALIASES = {"phone": "call", "calls": "call", "emails": "email", "mail": "email", "sms": "call", "*": "all"}
@@ -33,10 +40,8 @@ _FALSE = {"false", "no", "n", "0", ""}
 
 def check_timezone(value: str) -> str | None:
     """An error message when `value` is not an IANA zone name, else None."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r}: left empty, the config's default zone applies"
+    if zone_or_none(value) is None:
+        return f"unknown time zone {value!r}: left empty (the zone then comes from the country or phone, else the config)"
     return None
 
 
@@ -102,7 +107,7 @@ class _Row:
 
     def country(self) -> str:
         value = self.get("country").upper()
-        if value and not re.fullmatch(r"[A-Z]{2}", value):
+        if value and value not in _COUNTRIES:
             self.bad("country", f"not an ISO country code {value!r} (e.g. US, GB, DE): left empty")
             return ""
         return value
@@ -137,7 +142,7 @@ class _Row:
             return None
         try:
             return parse_when(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             self.bad(name, f"not an ISO date {value!r}: left empty")
             return None
 

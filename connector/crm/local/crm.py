@@ -23,6 +23,7 @@ contacts.csv (atomically) with `referred_by` = the task's contact and the id
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import logging
 import os
 from datetime import datetime, timezone
@@ -144,6 +145,7 @@ class LocalCRM:
                 bad.extend(problems)
                 if contact is None:
                     continue
+                contact = self._known_owner(contact, source, bad)
                 if contact.id in seen:
                     bad.append(BadRecord(source, "id", f"duplicate id {contact.id!r} (first on line {seen[contact.id]}): row skipped", contact.id))
                     continue
@@ -324,6 +326,15 @@ class LocalCRM:
             row = csvio.as_dict(header, record.values)
             names[row.get("id", "").strip()] = " ".join(p for p in (row.get("first_name", "").strip(), row.get("last_name", "").strip()) if p)
         return names
+
+    def _known_owner(self, contact: Contact, source: str, bad: list[BadRecord]) -> Contact:
+        """An owner missing from owners.csv is reported, and the contact's tasks left unassigned."""
+        owners = self._load_owners()
+        if not contact.owner_id or not owners or contact.owner_id in owners:
+            return contact
+        bad.append(BadRecord(source, "owner_id", f"unknown owner {contact.owner_id!r} (not in owners.csv): "
+                                                 "tasks are left unassigned", contact.id))
+        return replace(contact, owner_id="")
 
     def _load_owners(self) -> dict[str, Owner]:
         if self._owners is None:

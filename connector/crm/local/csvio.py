@@ -145,6 +145,14 @@ def atomic_write_text(
     _fsync_dir(path.parent)
 
 
+def _one_line_end(value: object) -> object:
+    """A lone carriage return is not quoted by the csv writer (its line end is "\\n") and
+    would split the row when read back: store line breaks as "\\n" only."""
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
 def atomic_write_rows(
     path: Path,
     header: Sequence[str],
@@ -158,7 +166,7 @@ def atomic_write_rows(
         writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({k: _one_line_end(v) for k, v in row.items()})
 
     atomic_write_text(path, write, unchanged_since=unchanged_since)
 
@@ -190,7 +198,7 @@ def _append_once(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]
                 f.write("\n")
         writer = csv.writer(f, lineterminator="\n")
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([_one_line_end(v) for v in row])
 
     atomic_write_text(path, write, unchanged_since=signature)
 
