@@ -232,6 +232,11 @@ def _attach_body_files(tree: CommentedMap, data: dict, label: str, shown_dir: Pa
             continue
         name = script["body_file"]
         shown = str(shown_dir / name)
+        if Path(name).is_absolute() or not (real_dir / name).resolve().is_relative_to(real_dir.resolve()):
+            problems.append(Problem(label, line, col, where,
+                                    f"{name!r} is outside the config's folder; give a path relative to it, "
+                                    "e.g. scripts/intro-call.md"))
+            continue
         try:
             body = (real_dir / name).read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -280,3 +280,24 @@ def test_config_file_error_message_lists_every_problem(tmp_path: Path) -> None:
         load_config(tmp_path / "c.yaml")
     lines = str(caught.value).splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{tmp_path / 'c.yaml'}:") for line in lines)
+
+
+def test_body_file_outside_the_config_folder_is_refused(tmp_path):
+    """A body_file that is absolute or climbs out of the config's folder is a located error, not read."""
+    from connector.configfile import ConfigFileError, load_config
+
+    for name in ("/etc/hostname", "../outside.md"):
+        (tmp_path / "outside.md").write_text("hi", encoding="utf-8")
+        sub = tmp_path / "cfg"
+        sub.mkdir(exist_ok=True)
+        path = sub / "c.yaml"
+        path.write_text(
+            "scripts:\n  s:\n    subject: Hi\n    body_file: " + name + "\n"
+            "cadences:\n  - id: a\n    name: A\n    steps: [{id: x, channel: call, script: s}]\n", encoding="utf-8")
+        try:
+            load_config(path)
+        except ConfigFileError as err:
+            (problem,) = err.problems
+            assert (problem.line, problem.path) == (4, "scripts.s.body_file") and "outside" in problem.message
+        else:
+            raise AssertionError(f"{name} was accepted")

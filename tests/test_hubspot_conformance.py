@@ -26,6 +26,11 @@ class TestHubSpotConformance(CRMConformance):
     def make_crm(self, tmp_path: Any) -> Any:
         return make_crm(self.emu)
 
+    def make_crm_with_bad_record(self, tmp_path: Any) -> Any:
+        self.emu.create_contact({"firstname": "Bad", "phone": "call me maybe",
+                                 "country": "Atlantis"})
+        return make_crm(self.emu)
+
     def make_recruiter(self, crm: Any, tmp_path: Any) -> HubSpotRecruiter:
         return HubSpotRecruiter(self.emu, self.ids)
 

@@ -34,7 +34,7 @@ from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteRes
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
 from .http import Caller, Throttle, WriteOutcomeUnknown
-from .mapping import TASK_PROPERTIES, contact_properties, task_properties, to_contact, to_owner, to_task_state
+from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
 from .settings import TIERS, HubSpotSettings, Secret, load_settings
 
 log = logging.getLogger("cadence.hubspot")
@@ -112,12 +112,20 @@ class HubSpotCRM:
         else:
             yield from self._search_contacts(props, ctx.since)  # the sync has applied its overlap
 
+    def _batch(self, objects: Sequence[Any]) -> ContactBatch:
+        contacts, bad = [], []
+        for obj in objects:
+            contact, problems = checked_contact(obj.id, obj.properties or {}, self.settings.properties)
+            contacts.append(contact)
+            bad.extend(problems)
+        return ContactBatch(contacts, bad)
+
     def _list_contacts(self, props: list[str]) -> Iterator[ContactBatch]:
         after: str | None = None
         seen: set[str] = set()
         while True:
             page = self.call(self._contacts.get_page, limit=PAGE, after=after, properties=props, archived=False)
-            yield ContactBatch([to_contact(o.id, o.properties or {}, self.settings.properties) for o in page.results])
+            yield self._batch(page.results)
             after = page.paging.next.after if page.paging and page.paging.next else None
             if not after:
                 return
@@ -127,7 +135,7 @@ class HubSpotCRM:
 
     def _search_contacts(self, props: list[str], since: datetime) -> Iterator[ContactBatch]:
         for results in self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate", since, props):
-            yield ContactBatch([to_contact(o.id, o.properties or {}, self.settings.properties) for o in results])
+            yield self._batch(results)
 
     def _keyset_search(self, api: Any, request_type: Any, modified: str, since: datetime, props: list[str],
                        extra_filters: Sequence[dict[str, Any]] = (),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Mapping
 
+from connector.crm.base import BadRecord
 from sequences.calendar import zone_or_none
 from sequences.records import Contact, CreateTask, Owner, TaskState, TaskStatus
 
@@ -158,3 +161,41 @@ def to_task_state(object_id: str, props: Mapping[str, str | None], key_property:
         owner_id=props.get("hubspot_owner_id") or "", due_at=parse_time(props.get("hs_timestamp")),
         completed_at=completed,
     )
+
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+
+
+def checked_contact(object_id: str, props: Mapping[str, str | None], p: ContactProperties) -> tuple[Contact, list[BadRecord]]:
+    """The contact, with unusable values dropped to empty and each drop reported (never fatal)."""
+    contact = to_contact(object_id, props, p)
+    source = f"hubspot contact {object_id}"
+    bad: list[BadRecord] = []
+    changes: dict[str, str] = {}
+
+    def drop(field: str, prop: str, message: str) -> None:
+        bad.append(BadRecord(source, prop, message, str(object_id)))
+        changes[field] = ""
+
+    raw_zone = (props.get(p.timezone) or "").strip() if p.timezone else ""
+    if raw_zone and not contact.timezone:
+        bad.append(BadRecord(source, p.timezone, f"unknown time zone {raw_zone!r}: the zone comes from the "
+                                                 "country or phone, else the config", str(object_id)))
+    raw_country = (props.get(p.country) or "").strip() if p.country else ""
+    if raw_country and not contact.country:
+        bad.append(BadRecord(source, p.country, f"unknown country {raw_country[:60]!r}: holidays come from the "
+                                                "phone number, else the config", str(object_id)))
+    if contact.phone and not usable_phone(contact.phone, contact.country):
+        drop("phone", p.phone, f"not a phone number {contact.phone[:60]!r}: call steps are skipped")
+    if contact.email and not _EMAIL.match(contact.email):
+        drop("email", p.email, f"not an email address {contact.email[:60]!r}: email steps are skipped")
+    return (replace(contact, **changes) if changes else contact), bad
+
+
+def usable_phone(phone: str, country: str = "") -> bool:
+    """A phone a recruiter can dial: 7 to 15 digits with the usual punctuation and an optional
+    extension. Lenient on purpose: CRM numbers are messy, and a wrong skip loses a call."""
+    main = re.split(r"(?i)\s*(?:ext\.?|x|#)\s*\d+\s*$", phone.strip())[0]
+    if re.search(r"[^\d\s+().\-/]", main):
+        return False
+    return 7 <= sum(ch.isdigit() for ch in main) <= 15
