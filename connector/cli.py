@@ -33,17 +33,15 @@ def main() -> None:
 
     \b
     Start here:
+      cadence sync examples/recruiting.yaml         one sync with the local CRM (no account)
       cadence check examples/recruiting.yaml        validate a cadence config
       cadence preview examples/recruiting.yaml      the touches a silent contact would get
-      cadence sync examples/recruiting.yaml         one sync with the local CRM (no account)
+      cadence demo                                  the HubSpot path, against a local emulator
     """
 
 
 for _module, _attr, _name in _COMMANDS:
-    try:
-        main.add_command(getattr(importlib.import_module(_module), _attr), _name)
-    except (ImportError, AttributeError):  # pragma: no cover - a command still being built
-        pass
+    main.add_command(getattr(importlib.import_module(_module), _attr), _name)
 
 if __name__ == "__main__":
     main()

@@ -69,3 +69,15 @@ def parse_now(value: str | None) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
+
+
+def load_config_or_exit(path: Any) -> Any:
+    """The loaded config, or every problem on stderr (one per line) and exit 2."""
+    from connector.configfile import ConfigFileError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None

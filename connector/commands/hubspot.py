@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from connector.clikit import fail
-from connector.configfile import ConfigFileError, LoadedConfig, load_config
+from connector.clikit import fail, load_config_or_exit
+from connector.configfile import load_config
 from connector.crm.base import ConfigError, FatalCRMError
 
 UTC = timezone.utc
@@ -34,7 +34,7 @@ def setup_hubspot(config_path: str) -> None:
     """
     from connector.crm.hubspot.adapter import HubSpotCRM
 
-    loaded = _load(config_path)
+    loaded = load_config_or_exit(config_path)
     if loaded.config.crm.type != "hubspot":
         fail(f"{config_path}: crm.type is {loaded.config.crm.type!r}; `setup hubspot` needs crm.type: hubspot")
     try:
@@ -61,15 +61,6 @@ def _mount_emulator() -> None:
 
 
 _mount_emulator()
-
-
-def _load(path: str) -> LoadedConfig:
-    try:
-        return load_config(path)
-    except ConfigFileError as err:
-        for problem in err.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(2)
 
 
 # ------------------------------------------------------------------------------- demo

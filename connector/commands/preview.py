@@ -9,8 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from connector.clikit import echo_json, fail
-from connector.configfile import ConfigFileError, load_config
+from connector.clikit import echo_json, fail, load_config_or_exit
 from sequences.calendar import zone_or_none
 from sequences.preview import preview, sample_contact
 
@@ -29,13 +28,7 @@ def preview_command(config_path: str, cadence_id: str | None, start: datetime | 
     Example:
       cadence preview examples/recruiting.yaml --cadence passive-outreach --start 2026-12-21 --country GB
     """
-    try:
-        loaded = load_config(config_path)
-    except ConfigFileError as err:
-        for problem in err.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(2)
-    config = loaded.config
+    config = load_config_or_exit(config_path).config
     cadence = config.cadence(cadence_id) if cadence_id else config.cadences[0]
     if cadence is None:
         fail(f"--cadence: no cadence {cadence_id!r} in {config_path} (have: {', '.join(c.id for c in config.cadences)})")

@@ -10,21 +10,9 @@ from typing import Any
 
 import click
 
-from connector.clikit import EXIT_BAD_INPUT, EXIT_RUN_FAILED, echo_json, fail, parse_now
+from connector.clikit import EXIT_BAD_INPUT, EXIT_RUN_FAILED, echo_json, fail, load_config_or_exit, parse_now
 
 _FORMATS = click.Choice(["auto", "text", "json"])
-
-
-def _load(config: Path) -> Any:
-    """The loaded config, or every problem on stderr (one per line) and exit 2."""
-    from connector.configfile import ConfigFileError, load_config
-
-    try:
-        return load_config(config)
-    except ConfigFileError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_format: str) -> None:
@@ -35,7 +23,7 @@ def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_form
 
     setup_logging(log_format, level=logging.WARNING if plan_only else logging.INFO)
     moment = parse_now(now)
-    loaded = _load(config)
+    loaded = load_config_or_exit(config)
     stop = threading.Event()
     try:
         with stop_on_signals(stop), progress_bar(None if not as_json else False) as progress:
@@ -95,7 +83,7 @@ def serve_command(config: Path, every: str | None, cron: str | None, jitter: str
         )
     except ValueError as exc:
         fail(str(exc))
-    _load(config)  # a bad config at start-up is exit 2, not a service logging errors forever
+    load_config_or_exit(config)  # a bad config at start-up is exit 2, not a service logging errors forever
     setup_logging("text" if log_format == "auto" else log_format)
     stop = threading.Event()
     with stop_on_signals(stop):
@@ -113,7 +101,7 @@ def status_command(config: Path, as_json: bool, now: str | None) -> None:
     from connector.store_sqlite import SQLiteStore, state_path
 
     moment = parse_now(now)
-    loaded = _load(config)
+    loaded = load_config_or_exit(config)
     try:
         crm = load_crm(loaded)
     except ConfigError as exc:
