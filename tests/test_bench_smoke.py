@@ -1,0 +1,46 @@
+"""`bench/run.py --quick` runs end to end (a few hundred contacts) and prints its JSON.
+
+No timing assertions: benchmarks print figures, they are never timed tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = {"requests", "naive", "ratelimit", "memory", "engine"}
+
+
+@pytest.mark.timeout(300)
+def test_bench_quick_runs_and_prints_json() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert {line["part"] for line in lines if "part" in line} == PARTS
+
+    summary = lines[-1]
+    assert {"bench", "quick", "machine", "elapsed_s", "parts", "targets"} <= set(summary)
+    assert summary["quick"] is True
+    assert set(summary["parts"]) == PARTS
+    assert {"nproc", "python", "cpu"} <= set(summary["machine"])
+
+    requests = summary["parts"]["requests"]["sizes"]
+    assert requests and all({"first_requests", "first_requests_per_1000", "idle_requests", "tasks_created"} <= set(r)
+                            for r in requests.values())
+    assert all(r["tasks_created"] == r["contacts"] for r in requests.values())  # every contact got its first task
+    naive = summary["parts"]["naive"]
+    assert {"requests_factor", "wall_ratio_sync_over_naive", "extrapolated"} <= set(naive)
+    assert naive["naive"]["requests"] > naive["sync_requests"]
+    assert {"ratio_to_floor", "http_429", "floor_s"} <= set(summary["parts"]["ratelimit"]["free"])
+    assert {"sync_peak_rss_mib", "engine_rss_peak_mib", "sync_first_traced"} <= set(summary["parts"]["memory"])
+    assert summary["parts"]["engine"]["contacts_per_cpu_s"] > 0
+
+    names = [t["name"] for t in summary["targets"]]
+    assert len(names) == 7
+    assert all({"target", "value", "pass", "margin_pct"} <= set(t) for t in summary["targets"])
