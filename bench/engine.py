@@ -30,6 +30,7 @@ from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connector.clikit import GC_THRESHOLD  # noqa: E402
 from sequences.config import Config  # noqa: E402
 from sequences.engine import CHUNK, plan_iter, task_key  # noqa: E402
 from sequences.records import (  # noqa: E402
@@ -133,6 +134,7 @@ def run(n: int) -> dict:
     snapshot = Snapshot(ACCOUNT, contacts(n, len(team)), team, {})
     counts: Counter[str] = Counter()
     gc.collect()
+    gc.set_threshold(*GC_THRESHOLD)  # as `cadence sync` runs it
     start, cpu_start = time.perf_counter(), time.process_time()
     for result in plan_iter(CONFIG, snapshot, NOW):
         counts["creates"] += len(result.creates)
@@ -222,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     for n, peak in traced.items():
         print(f"tracemalloc peak while streaming {int(n):,} contacts: {peak} MiB")
     print(f"(the synthetic source alone yields {source:,} contacts per CPU second; it is included in the timing)")
+    for r in results:  # the engine's own share: the stream's CPU time less the source's
+        r["engine_only_per_cpu_s"] = round(r["contacts"] / max(r["cpu_seconds"] - r["contacts"] / source, 1e-9))
+        print(f"engine alone at {r['contacts']:,}: {r['engine_only_per_cpu_s']:,} contacts per CPU second")
     slowest = min(r["contacts_per_cpu_s"] for r in results)  # one core: CPU time, robust to a busy machine
-    print(f"target {TARGET:,} contacts/s on one core: {'met' if slowest >= TARGET else 'NOT met'} (slowest {slowest:,} per CPU second)")
+    print(f"target {TARGET:,} contacts/s on one core: {'met' if slowest >= TARGET else 'NOT met'} "
+          f"(slowest {slowest:,} per CPU second with the source, "
+          f"{min(r['engine_only_per_cpu_s'] for r in results):,} engine alone)")
     print(json.dumps({"bench": "engine", "python": platform.python_version(), "results": results,
                       "tracemalloc_peak_mib": traced, "source_contacts_per_s": source,
                       "contacts_per_owner": CONTACTS_PER_OWNER, "target_contacts_per_s": TARGET,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import click
 
 from connector import __version__
+from connector.clikit import GC_THRESHOLD
 
 # (module, attribute, name): commands live beside the concern they drive.
 _COMMANDS = [
@@ -38,6 +40,7 @@ def main() -> None:
       cadence preview examples/recruiting.yaml      the touches a silent contact would get
       cadence demo                                  the HubSpot path, against a local emulator
     """
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 for _module, _attr, _name in _COMMANDS:

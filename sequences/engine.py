@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time, timedelta
 from itertools import islice
+from operator import attrgetter
 from typing import Iterable, Iterator
 
 from .calendar import LocalCalendar, calendar_for, local_day, zone_or_none
@@ -53,11 +54,16 @@ PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
 _ENROLLMENT_FIELDS = tuple(f.name for f in fields(Enrollment))
+_ENROLLMENT_INDEX = {name: i for i, name in enumerate(_ENROLLMENT_FIELDS)}
+_enrollment_values = attrgetter(*_ENROLLMENT_FIELDS)
 
 
 def _evolve(e: Enrollment, **changes: object) -> Enrollment:
     """`dataclasses.replace` for enrollments, without its per-call introspection (hot path)."""
-    return Enrollment(*[changes[f] if f in changes else getattr(e, f) for f in _ENROLLMENT_FIELDS])
+    values = list(_enrollment_values(e))
+    for name, value in changes.items():
+        values[_ENROLLMENT_INDEX[name]] = value
+    return Enrollment(*values)
 
 
 def task_key(account: str, contact_id: str, cadence_id: str, version: int, seq: int, step_id: str) -> str:
@@ -517,22 +523,30 @@ def _apply_capacity(run: _Run, contacts: Iterable[_Contact]) -> None:
     keyed = [((local_day(d.task.due_at, zones[d.task.owner_id]), order.get(d.task.priority, 1), d.task.due_at, d.task.key), d)
              for d in drafts]
     keyed.sort(key=lambda pair: pair[0])
+    load = run.load
     for (first_day, *_), draft in keyed:
         task = draft.task
-        zone, cap = zones[task.owner_id], caps[task.owner_id]
-        due, moves = task.due_at, list(task.adjustments)
-        day = first_day
-        for _ in range(400):
-            if run.load.get((task.owner_id, day.isoformat()), 0) < cap:
+        owner = task.owner_id
+        zone, cap = zones[owner], caps[owner]
+        due, day, moves = task.due_at, first_day, None
+        slot = (owner, day.isoformat())
+        for attempt in range(400):
+            if load.get(slot, 0) < cap:
                 break
-            if _ == 399:
-                raise ValueError(f"no day with spare capacity for owner {task.owner_id} within 400 days")
-            moves.append(f"capacity: {task.owner_id} already has {cap} tasks on {day:%a %d %b %Y}")
-            next_day = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=_owner_tz(zone))
+            if attempt == 399:
+                raise ValueError(f"no day with spare capacity for owner {owner} within 400 days")
+            if moves is None:
+                moves = list(task.adjustments)
+            moves.append(f"capacity: {owner} already has {cap} tasks on {day:%a %d %b %Y}")
+            later = day + timedelta(days=1)
+            while load.get((owner, later.isoformat()), 0) >= cap:  # skip days already known full
+                later += timedelta(days=1)
+            next_day = datetime.combine(later, time(0, 0), tzinfo=_owner_tz(zone))
             due, more = place(max(next_day, due), draft.proposal)
             moves.extend(more)
             day = local_day(due, zone)
-        run.load[(task.owner_id, day.isoformat())] = run.load.get((task.owner_id, day.isoformat()), 0) + 1
-        if due != task.due_at:
+            slot = (owner, day.isoformat())
+        load[slot] = load.get(slot, 0) + 1
+        if moves is not None:
             draft.task = replace(task, due_at=due, due_local=due.astimezone(draft.calendar.zone).isoformat(),
                                  adjustments=tuple(moves))
