@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import threading
+from itertools import islice
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
 PLAN_PAGE = 500
+PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
 RECONCILE_PAGE = 100
 REPORT_ITEMS = 1000  # details kept per list in a report; counts are always complete
 KILL_ENV = "CADENCE_TEST_KILL_AT"
@@ -299,6 +301,9 @@ class _Run:
         self.progress = progress or (lambda *a: None)
         self.caps = crm.capabilities
         self.swept = False
+        self.sent: set[str] = set()  # keys sent this run
+        self.closing: set[str] = set()  # closes sent this run
+        self.batches_sent = 0
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -398,6 +403,10 @@ class _Run:
                 )
 
     def plan(self) -> None:
+        """Plan in chunks; each chunk's intents and enrollment changes are recorded in one
+        transaction before any of its writes is sent, then (unless a dry run) sent while
+        the next chunk waits. Planning thus overlaps the CRM's rate limit instead of adding
+        to it, and a crash at any point leaves recorded intents for the next run."""
         owners = {o.id: o for o in self.crm.list_owners()}
         snapshot = Snapshot(
             account=self.report.account,
@@ -405,16 +414,30 @@ class _Run:
             owners=owners,
             owner_load=self.owner_load(owners),
         )
-        planned = 0
-        with self.store.transaction():  # every intent and enrollment change of the run, at once
-            for cp in self.planner(self.config, snapshot, self.now):
-                self.record(cp)
-                planned += 1
-                if planned % 500 == 0:
-                    self.progress("planning", planned, None)
+        plans = iter(self.planner(self.config, snapshot, self.now))
+        planned, first = 0, True
+        while True:
+            with self.store.transaction():
+                chunk = list(islice(plans, PLAN_CHUNK))
+                for cp in chunk:
+                    self.record(cp)
+            planned += len(chunk)
+            self.progress("planning", planned, None)
+            if chunk:
+                log.info("intents recorded", extra=fields(contacts=planned, creates=self.report.counts["intended_creates"],
+                                                          closes=self.report.counts["intended_closes"]))
+            if self.plan_only:
+                if not chunk:
+                    break
+                continue
+            if first:
+                _test_hook("after_intents")
+                first = False
+            self.push_closes()
+            self.push_creates(final=not chunk)
+            if not chunk:
+                break
         self.report.counts["contacts_planned"] += planned
-        log.info("intents recorded", extra=fields(contacts=planned, creates=self.report.counts["intended_creates"],
-                                                  closes=self.report.counts["intended_closes"]))
 
     def record(self, cp: ContactPlan) -> None:
         for task in cp.creates:
@@ -441,7 +464,8 @@ class _Run:
                 self.store.close_unsent([r.key for r in unsent], self.now)
                 for r in unsent:
                     self.report.add("closed", CloseItem(r.key, r.contact_id, "", f"{r.close_reason} (never sent)"))
-            sendable = [r for r in rows if r.status == CREATED]
+            sendable = [r for r in rows if r.status == CREATED and r.key not in self.closing]
+            self.closing.update(r.key for r in sendable)  # a failed close waits for the next run
             if sendable:
                 self.check_stop()
                 results = self._call(self.crm.close_tasks, [r.close_request() for r in sendable])
@@ -452,17 +476,25 @@ class _Run:
                     else:
                         self.report.error(f"close {row.key} (contact {row.contact_id}): {res.error}")
 
-    def push_creates(self) -> None:
+    def push_creates(self, final: bool = True) -> None:
+        """Send pending creates in batches; until `final`, only full batches (no half-empty requests)."""
         size = self.caps.max_batch
         after = ""
         batches = 0
         sent = 0
         while rows := self.store.ledger([PENDING], limit=size, after=after):
             after = rows[-1].key
-            if batches:
+            rows = [r for r in rows if r.key not in self.sent]  # a retryable failure waits for the next run
+            if not rows:
+                continue
+            if not final and len(rows) < size:
+                break
+            if self.batches_sent:
                 _test_hook("between_batches")
             self.check_stop()
             tasks = [r.task for r in rows]
+            self.sent.update(t.key for t in tasks)
+            self.batches_sent += 1
             self.store.mark_sending([t.key for t in tasks], self.now)
             # if this raises, the rows stay `unknown`: the next run reconciles them before resending
             results = self._call(self.crm.create_tasks, tasks)
@@ -543,13 +575,10 @@ class _Run:
         self.check_stop()
         self.sweep()
         self.check_stop()
-        self.plan()
+        self.plan()  # records intents and, unless a dry run, pushes them chunk by chunk
         if self.plan_only:
             self.report_pending()
             return
-        _test_hook("after_intents")
-        self.push_closes()
-        self.push_creates()
         self.move_cursors()
 
 
