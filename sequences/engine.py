@@ -97,6 +97,7 @@ class _Run:
     enroll_rules: list = field(init=False)
     exit_rules: dict = field(init=False)
     _placements: dict = field(init=False, default_factory=dict)
+    _calendars: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -135,9 +136,17 @@ class _Run:
         return base
 
     def calendar(self, contact: Contact) -> LocalCalendar:
+        """The contact's calendar; remembered per (zone, country, region, owner) when the
+        contact's own zone and country settle it (the phone number plays no part then)."""
+        memo_key = None
+        if contact.timezone and contact.country:
+            memo_key = (contact.timezone, contact.country, contact.subdivision, contact.owner_id)
+            found = self._calendars.get(memo_key)
+            if found is not None:
+                return found
         cal = self.config.calendar
         extra = frozenset(cal.owner_days_off.get(contact.owner_id, ()))
-        return calendar_for(
+        result = calendar_for(
             contact,
             self.owners.get(contact.owner_id),
             default_zone=cal.timezone,
@@ -146,6 +155,11 @@ class _Run:
             work_days=self.work_days,
             extra_days_off=extra,
         )
+        if memo_key is not None and result.zone_source == "contact" and result.country == contact.country.upper():
+            if len(self._calendars) > 50_000:
+                self._calendars.clear()
+            self._calendars[memo_key] = result
+        return result
 
     def owner_zone(self, owner_id: str) -> str:
         owner = self.owners.get(owner_id)
