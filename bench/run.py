@@ -20,7 +20,6 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 

@@ -57,7 +57,7 @@ def test_load_returns_the_validated_config_and_its_directory(tmp_path: Path) -> 
 
 def test_body_file_is_read_relative_to_the_config_not_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A script's body_file is resolved beside the config and its text becomes the body."""
-    path = write(tmp_path, body="Olá {{contact.first_name}} ✓\n")
+    write(tmp_path, body="Olá {{contact.first_name}} ✓\n")
     monkeypatch.chdir(tmp_path)
     loaded = load_config(Path("conf/cadence.yaml"))
     script = loaded.config.scripts["intro"]

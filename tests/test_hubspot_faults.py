@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from connector.crm.base import FatalCRMError, ReadContext
 from connector.crm.hubspot.emulator import HubSpotEmulator

@@ -6,7 +6,7 @@ import pytest
 import requests
 from hubspot import HubSpot
 
-from connector.crm.hubspot.emulator.testing import hubspot_emulator  # noqa: F401  (registers the fixture)
+
 
 
 def make_client(emu, token=None, strict=True):
