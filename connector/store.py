@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ContextManager, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from sequences.records import (
@@ -32,6 +32,7 @@ from sequences.records import (
     Enrollment,
     EnrollmentStatus,
     Outcome,
+    Owner,
     TaskState,
     TaskStatus,
 )
@@ -292,6 +293,13 @@ class Store(Protocol):
     def task_summary(self, now: datetime) -> list[dict[str, Any]]:
         """Open and overdue tasks per owner, and ledger counts by status."""
         ...
+
+    # cached CRM records
+    def cached_owners(self, max_age: timedelta, now: datetime) -> list[Owner] | None:
+        """The owners cached by a run less than `max_age` ago, else None."""
+        ...
+
+    def cache_owners(self, owners: Sequence[Owner], now: datetime) -> None: ...
 
     # cursors and runs
     def cursor(self, name: str) -> datetime | None: ...

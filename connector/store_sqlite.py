@@ -13,11 +13,11 @@ import contextlib
 import json
 import logging
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sequences.records import CloseTask, Contact, CreateTask, Enrollment, TaskState, TaskStatus
+from sequences.records import CloseTask, Contact, CreateTask, Enrollment, Owner, TaskState, TaskStatus
 
 from .store import (
     CLOSED,
@@ -110,6 +110,20 @@ def _initial_schema(db: sqlite3.Connection) -> None:
             started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
             plan_only INTEGER NOT NULL DEFAULT 0, counts TEXT NOT NULL DEFAULT '{}',
             error TEXT NOT NULL DEFAULT ''
+        );
+        """
+    )
+
+
+@migration(2)
+def _v2_cached_records(db: sqlite3.Connection) -> None:
+    """Small records kept between runs (the CRM's owners), with when they were read."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE cached (
+            account TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (account, name)
         );
         """
     )
@@ -523,6 +537,24 @@ class SQLiteStore:
         return [dict(r) for r in rows]
 
     # -- cursors and runs
+    def cached_owners(self, max_age: timedelta, now: datetime) -> list[Owner] | None:
+        r = self._q("SELECT data, updated_at FROM cached WHERE account=? AND name='owners'", (self.account,)).fetchone()
+        if r is None or now - from_ts(r["updated_at"]) > max_age or from_ts(r["updated_at"]) > now:
+            return None
+        return [Owner(**{**item, "days_off": frozenset(date.fromisoformat(d) for d in item["days_off"])})
+                for item in json.loads(r["data"])]
+
+    def cache_owners(self, owners: Sequence[Owner], now: datetime) -> None:
+        with self.transaction():
+            self._q(
+                "INSERT INTO cached (account, name, data, updated_at) VALUES (?, 'owners', ?, ?) "
+                "ON CONFLICT (account, name) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                (self.account, json.dumps([{"id": o.id, "first_name": o.first_name, "last_name": o.last_name,
+                                             "email": o.email, "timezone": o.timezone,
+                                             "days_off": sorted(d.isoformat() for d in o.days_off)} for o in owners]),
+                 ts(now)),
+            )
+
     def cursor(self, name: str) -> datetime | None:
         r = self._q("SELECT value FROM cursors WHERE account=? AND name=?", (self.account, name)).fetchone()
         return from_ts(r["value"]) if r else None

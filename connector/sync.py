@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
 SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
 PLAN_PAGE = 500
+OWNERS_MAX_AGE = timedelta(hours=1)  # owners change rarely: re-read them at most hourly
 PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
 RECONCILE_PAGE = 100
 REPORT_ITEMS = 1000  # details kept per list in a report; counts are always complete
@@ -407,7 +408,7 @@ class _Run:
         transaction before any of its writes is sent, then (unless a dry run) sent while
         the next chunk waits. Planning thus overlaps the CRM's rate limit instead of adding
         to it, and a crash at any point leaves recorded intents for the next run."""
-        owners = {o.id: o for o in self.crm.list_owners()}
+        owners = {o.id: o for o in self.owners()}
         snapshot = Snapshot(
             account=self.report.account,
             contacts=self.states(),
@@ -438,6 +439,16 @@ class _Run:
             if not chunk:
                 break
         self.report.counts["contacts_planned"] += planned
+
+    def owners(self) -> list[Owner]:
+        """The CRM's owners, read at most once an hour (cached in the state)."""
+        cached = self.store.cached_owners(OWNERS_MAX_AGE, self.now)
+        if cached is not None:
+            return cached
+        owners = self.crm.list_owners()
+        if not self.plan_only:
+            self.store.cache_owners(owners, self.now)
+        return owners
 
     def record(self, cp: ContactPlan) -> None:
         for task in cp.creates:

@@ -250,3 +250,17 @@ def test_a_run_left_running_by_a_killed_process_is_marked_crashed(store: SQLiteS
     first = store.start_run(NOW)
     store.start_run(NOW + timedelta(hours=1))
     assert {r.id: r.status for r in store.runs()}[first] == "crashed"
+
+
+def test_owners_are_cached_for_an_hour(store: SQLiteStore) -> None:
+    """Owners cached by a run come back (days off included) until they are an hour old, then not."""
+    from datetime import date
+
+    from sequences.records import Owner
+
+    now = datetime(2026, 3, 2, 14, tzinfo=timezone.utc)
+    owners = [Owner("o1", "Dana", "W", "dana@example.com", "Europe/London", frozenset({date(2026, 3, 6)}))]
+    assert store.cached_owners(timedelta(hours=1), now) is None
+    store.cache_owners(owners, now)
+    assert store.cached_owners(timedelta(hours=1), now + timedelta(minutes=59)) == owners
+    assert store.cached_owners(timedelta(hours=1), now + timedelta(minutes=61)) is None
