@@ -342,7 +342,13 @@ class _Run:
             since=cursor - OVERLAP if cursor else None,
             properties=needed_properties(self.config),
             started_at=self.now,
-            hints={"dry_run": self.plan_only},
+            hints={
+                "dry_run": self.plan_only,
+                # who a first read needs: contacts some cadence would enroll (CRMs that can
+                # filter on their side may push these down), and referred contacts
+                "enroll_rules": [c.enroll_when for c in self.config.cadences if c.enroll_when is not None],
+                "referrals": any(c.referral_cadence for c in self.config.cadences),
+            },
         )
         read = 0
         for batch in self.crm.read_contacts(ctx):

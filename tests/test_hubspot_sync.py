@@ -371,7 +371,9 @@ def test_incremental_runs_search_for_changes(hubspot_emulator: HubSpotEmulator, 
     emu.reset_log()
     first = portal.sync(START)
     assert first.status == "ok" and first.counts["created"] == 1
-    assert emu.counts().get("GET /crm/v3/objects/contacts", 0) == 1
+    # the first read pushes the enrollment rule into the search: the subscriber is not even read
+    assert emu.counts().get("POST /crm/v3/objects/contacts/search", 0) == 1
+    assert "GET /crm/v3/objects/contacts" not in emu.counts() and first.counts["contacts_read"] == 1
 
     portal.at(START + timedelta(hours=2))
     emu.set_property("contacts", later, "lifecyclestage", "lead")  # now matches the enrollment rule
@@ -459,7 +461,7 @@ def outcomes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> dict[str, Any
     """A portal with one contact per outcome path, synced once on Monday morning."""
     emu = hubspot_emulator
     portal = Portal(emu, tmp_path / "ws", OUTCOMES_CONFIG)
-    create_contact_property(emu, "referred_by", "Referred by (contact id)")
+    # `cadence setup hubspot` (run by Portal) creates the referred_by contact property
     owner = emu.state.owners[0]["id"]
 
     def person(name: str, zone: str = "America/New_York", country: str = "United States", **extra: str) -> str:
@@ -688,3 +690,22 @@ def test_task_deleted_in_hubspot_ends_the_enrollment_at_the_sweep(outcomes: dict
     assert "deleted" in _ends_with(portal, ids["Reply"], EnrollmentStatus.EXITED).reason
     assert portal.sync(START + timedelta(days=2, hours=1)).counts["created"] == 0
     assert portal.tasks_of(ids["Reply"]) == []
+
+
+def test_first_read_falls_back_to_the_list_api_when_a_rule_cannot_be_searched() -> None:
+    """Rules HubSpot cannot evaluate like the engine (not_equals, contains, derived fields) mean a full list read."""
+    from connector.crm.hubspot.filters import first_read_filters
+    from connector.crm.hubspot.settings import ContactProperties
+    from sequences.config import Rule
+
+    p = ContactProperties()
+    lead = Rule.model_validate({"all": [{"property": "lifecycle_stage", "equals": "lead"}]})
+    groups = first_read_filters({"enroll_rules": [lead], "referrals": True}, p)
+    assert groups == [[{"propertyName": "lifecyclestage", "operator": "IN", "values": ["LEAD", "Lead", "lead"]}],
+                      [{"propertyName": "referred_by", "operator": "HAS_PROPERTY"}]]
+    for rule in ({"all": [{"property": "lifecycle_stage", "not_equals": "customer"}]},
+                 {"all": [{"property": "company", "contains": "corp"}]},
+                 {"all": [{"property": "email", "exists": True}]}):
+        assert first_read_filters({"enroll_rules": [Rule.model_validate(rule)]}, p) is None
+    too_many = [lead] * 6
+    assert first_read_filters({"enroll_rules": too_many}, p) is None

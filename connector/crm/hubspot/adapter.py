@@ -34,6 +34,7 @@ from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteRes
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
 from .http import Caller, Throttle, WriteOutcomeUnknown
+from .filters import first_read_filters
 from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
 from .settings import TIERS, HubSpotSettings, Secret, load_settings
 
@@ -108,7 +109,11 @@ class HubSpotCRM:
     def read_contacts(self, ctx: ReadContext) -> Iterator[ContactBatch]:
         props = sorted(set(self._props) | set(ctx.properties))
         if ctx.since is None:
-            yield from self._list_contacts(props)
+            groups = first_read_filters(ctx.hints, self.settings.properties)
+            if groups is not None:  # only the contacts a cadence would enroll, 200 a page
+                yield from self._filtered_contacts(props, groups)
+            else:
+                yield from self._list_contacts(props)
         else:
             yield from self._search_contacts(props, ctx.since)  # the sync has applied its overlap
 
@@ -132,6 +137,23 @@ class HubSpotCRM:
             if after in seen:
                 raise RuntimeError(f"HubSpot contact paging loop detected at cursor {after!r}")
             seen.add(after)
+
+    def _filtered_contacts(self, props: list[str], groups: list[list[dict[str, Any]]]) -> Iterator[ContactBatch]:
+        pages = self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate",
+                                    datetime(1970, 1, 2).astimezone(), props, alternatives=groups)
+        try:
+            first = next(pages, None)
+        except Exception as err:  # e.g. a rule on a property this portal does not have: read everyone
+            if getattr(err, "status", None) != 400:
+                raise
+            log.warning("enrollment rules cannot be searched in this portal; reading every contact",
+                        extra={"error": _error_message(err)})
+            yield from self._list_contacts(props)
+            return
+        if first is not None:
+            yield self._batch(first)
+        for results in pages:
+            yield self._batch(results)
 
     def _search_contacts(self, props: list[str], since: datetime) -> Iterator[ContactBatch]:
         for results in self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate", since, props):
@@ -406,6 +428,21 @@ class HubSpotCRM:
                 group_name="crm_cadence", has_unique_value=True,
                 description="Set by crm-cadence: the follow-up's stable key. Do not edit."), idempotent=False)
             done.append(f"created task property {self.settings.key_property}")
+        referred_by = self.settings.properties.referred_by
+        if referred_by:
+            groups = self.call(self._groups.get_all, object_type="contacts")
+            if not any(g.name == "crm_cadence" for g in groups.results or []):
+                self.call(self._groups.create, object_type="contacts",
+                          property_group_create=PropertyGroupCreate(name="crm_cadence", label="crm-cadence"),
+                          idempotent=False)
+                done.append("created contact property group crm_cadence")
+            existing = self.call(self._properties.get_all, object_type="contacts")
+            if not any(p.name == referred_by for p in existing.results or []):
+                self.call(self._properties.create, object_type="contacts", property_create=PropertyCreate(
+                    name=referred_by, label="Referred by (contact id)", type="string", field_type="text",
+                    group_name="crm_cadence",
+                    description="Set by a recruiter: the id of the contact who gave this name."), idempotent=False)
+                done.append(f"created contact property {referred_by}")
         return done or ["nothing to do: the account is already set up"]
 
 
