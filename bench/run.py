@@ -322,7 +322,7 @@ class Bench:
             [f"free ({n:,})", free["requests"], free["http_429"], free["floor_s"], free["wall_s"],
              free["ratio_to_floor"], free["throttle_waited_s"]],
         ]
-        t = table("First sync wall time; floor = requests needed / (100 per 10 s)",
+        t = table("First sync wall time; floor = requests needed / (100 per 10 s), searches at most 5 per s",
                   ["rate limit", "requests", "429s", "floor s", "wall s", "wall / floor", "throttle waited s"], rows)
         phases = [[name, span[0], span[1]] for name, span in free["phases_s"].items()]
         t2 = table(f"Free-tier run phases (seconds into the run, {n:,} contacts)", ["phase", "first", "last"], phases)
