@@ -16,7 +16,6 @@ from operator import attrgetter
 from typing import Iterable, Iterator
 
 from .calendar import LocalCalendar, calendar_for, local_day, zone_or_none
-from .calendar import _zone as _owner_tz
 from .config import WEEKDAYS, Cadence, Config, Rule, Step
 from .durations import Duration, Window, parse_duration, parse_window
 from .guards import Proposal, place
@@ -555,7 +554,7 @@ def _apply_capacity(run: _Run, contacts: Iterable[_Contact]) -> None:
             later = day + timedelta(days=1)
             while load.get((owner, later.isoformat()), 0) >= cap:  # skip days already known full
                 later += timedelta(days=1)
-            next_day = datetime.combine(later, time(0, 0), tzinfo=_owner_tz(zone))
+            next_day = datetime.combine(later, time(0, 0), tzinfo=zone_or_none(zone))
             due, more = place(max(next_day, due), draft.proposal)
             moves.extend(more)
             day = local_day(due, zone)
