@@ -10,6 +10,7 @@ All problems in a file are reported at once; only YAML that cannot be parsed sto
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import types
@@ -26,11 +27,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from sequences.config import Config
 from sequences.templates import check_template
+
+log = logging.getLogger(__name__)
 
 # A `{{ ... }}` span, only to locate template errors in Markdown; `check_template` judges it.
 _TEMPLATE_SPAN = re.compile(r"\{\{.*?\}\}", re.S)
@@ -76,6 +79,17 @@ def load_config(path: str | Path) -> LoadedConfig:
     """Read, resolve script body files, and validate; raise `ConfigFileError` on any problem."""
     path = Path(path)
     label = str(path)
+    try:
+        return _load(path, label)
+    except ConfigFileError:
+        raise
+    except Exception as exc:  # a shape of input no check above foresaw: still a located answer, never a traceback
+        log.debug("unexpected error reading %s", label, exc_info=True)
+        raise ConfigFileError([Problem(label, 1, 1, "", f"this file cannot be read as a cadence config "
+                                                         f"({type(exc).__name__}); check its structure")]) from None
+
+
+def _load(path: Path, label: str) -> LoadedConfig:
     tree = _parse_yaml(_read_text(path, label), label)
     directory = path.resolve().parent
     data = _plain(tree)
@@ -123,6 +137,26 @@ def _reader_problem(exc: Exception, text: str, label: str) -> Problem:
     return Problem(label, line, col, "", what)
 
 
+def _complex_key_problem(text: str, label: str) -> Problem:
+    """Locate the first mapping key that is not a plain value (a list or a mapping used as a key)."""
+    message = "a key must be a plain name, not a list or a mapping"
+    try:
+        root = YAML(typ="rt").compose(text)
+    except Exception:  # noqa: BLE001 - the problem is still reported, just less precisely
+        return Problem(label, 1, 1, "", message)
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    return Problem(label, key.start_mark.line + 1, key.start_mark.column + 1, "", message)
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return Problem(label, 1, 1, "", message)
+
+
 def _parse_yaml(text: str, label: str) -> CommentedMap:
     with warnings.catch_warnings():  # e.g. a reused anchor: legal YAML, not worth a line on stderr
         warnings.simplefilter("ignore")
@@ -136,6 +170,8 @@ def _parse_yaml(text: str, label: str) -> CommentedMap:
             raise ConfigFileError([_syntax_problem(exc, label)]) from None
         except YAMLError as exc:  # e.g. a control character the YAML reader refuses
             raise ConfigFileError([_reader_problem(exc, text, label)]) from None
+        except TypeError:  # a complex key (`? [a, b]: ...`) cannot be a dict key
+            raise ConfigFileError([_complex_key_problem(text, label)]) from None
         except (ValueError, RecursionError) as exc:  # nesting 1,000 levels deep, or a value YAML cannot build
             what = "nesting is too deep" if isinstance(exc, RecursionError) else f"a value cannot be read ({exc})"
             raise ConfigFileError([Problem(label, 1, 1, "", what)]) from None

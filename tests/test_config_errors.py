@@ -301,3 +301,18 @@ def test_body_file_outside_the_config_folder_is_refused(tmp_path):
             assert (problem.line, problem.path) == (4, "scripts.s.body_file") and "outside" in problem.message
         else:
             raise AssertionError(f"{name} was accepted")
+
+
+def test_complex_key_is_a_located_problem(tmp_path):
+    """A mapping used as a key (`? all:` in YAML) is reported at its line, not as a crash (found by Hypothesis)."""
+    from connector.configfile import ConfigFileError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("cadences:\n  - id: a\n    ? all:\n      - x\n    name: A\n", encoding="utf-8")
+    try:
+        load_config(path)
+    except ConfigFileError as err:
+        (problem,) = err.problems
+        assert problem.line == 3 and "plain name" in problem.message
+    else:
+        raise AssertionError("accepted")
