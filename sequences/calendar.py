@@ -99,6 +99,9 @@ class LocalCalendar:
 
     def day_off_reason(self, day: date) -> str | None:
         """Why `day` is not a business day, in words; None when it is one."""
+        return _day_off_reason(self, day)
+
+    def _day_off_reason(self, day: date) -> str | None:
         if day.weekday() not in self.work_days:
             return f"{day:%A} is not a work day"
         table = _holiday_table(self.country, self.subdivision)
@@ -163,13 +166,27 @@ class LocalCalendar:
         local = anchor.astimezone(self.zone)
         if wait.unit == "hours" or wait.amount == 0:
             return self.next_slot(anchor + timedelta(hours=wait.amount if wait.unit == "hours" else 0), window)
+        return _due_after_day(self, local.date(), wait, window)
+
+    def _due_after_day(self, start: date, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
         passed: tuple[str, ...] = ()
         if wait.unit == "business_days":
-            day, passed = self.add_business_days(local.date(), wait.amount)
+            day, passed = self.add_business_days(start, wait.amount)
         else:
-            day = local.date() + timedelta(days=wait.calendar_days)
+            day = start + timedelta(days=wait.calendar_days)
         due, moves = self.next_slot(datetime.combine(day, window.start, tzinfo=self.zone), window)
         return due, passed + moves
+
+
+# Pure results, remembered: many contacts share a calendar, and dates repeat across them.
+@lru_cache(maxsize=262_144)
+def _day_off_reason(calendar: LocalCalendar, day: date) -> str | None:
+    return calendar._day_off_reason(day)
+
+
+@lru_cache(maxsize=65_536)
+def _due_after_day(calendar: LocalCalendar, start: date, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
+    return calendar._due_after_day(start, wait, window)
 
 
 def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
