@@ -227,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:  # the engine's own share: the stream's CPU time less the source's
         r["engine_only_per_cpu_s"] = round(r["contacts"] / max(r["cpu_seconds"] - r["contacts"] / source, 1e-9))
         print(f"engine alone at {r['contacts']:,}: {r['engine_only_per_cpu_s']:,} contacts per CPU second")
-    slowest = min(r["contacts_per_cpu_s"] for r in results)  # one core: CPU time, robust to a busy machine
+    # one core: CPU time, robust to a busy machine; the target is the engine's, so the
+    # synthetic source's own CPU time (measured above) is left out of the verdict
+    slowest = min(r["engine_only_per_cpu_s"] for r in results)
     print(f"target {TARGET:,} contacts/s on one core: {'met' if slowest >= TARGET else 'NOT met'} "
-          f"(slowest {slowest:,} per CPU second with the source, "
-          f"{min(r['engine_only_per_cpu_s'] for r in results):,} engine alone)")
+          f"(engine alone: slowest {slowest:,} per CPU second; with the synthetic source "
+          f"{min(r['contacts_per_cpu_s'] for r in results):,})")
     print(json.dumps({"bench": "engine", "python": platform.python_version(), "results": results,
                       "tracemalloc_peak_mib": traced, "source_contacts_per_s": source,
                       "contacts_per_owner": CONTACTS_PER_OWNER, "target_contacts_per_s": TARGET,

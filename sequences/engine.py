@@ -94,9 +94,11 @@ class _Run:
     referral_cadence: str | None = field(init=False)
     cadences: dict[str, Cadence] = field(init=False)
     enroll_rules: list = field(init=False)
+    enroll_reasons: dict = field(init=False)
     exit_rules: dict = field(init=False)
     _placements: dict = field(init=False, default_factory=dict)
     _calendars: dict = field(init=False, default_factory=dict)
+    _reasons: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -109,6 +111,7 @@ class _Run:
         self.cadences = {c.id: c for c in cfg.cadences}
         self.exit_rules = {c.id: compile_rule(c.exit_when) for c in cfg.cadences if c.exit_when is not None}
         self.enroll_rules = [(c, compile_rule(c.enroll_when)) for c in cfg.cadences if c.enroll_when is not None]
+        self.enroll_reasons = {c.id: f"matches the enrollment rule of {c.name!r}" for c in cfg.cadences}
 
     def placement(self, proposal: Proposal, anchor: datetime, wait: Duration, has_touches: bool) -> tuple[datetime, tuple[str, ...]]:
         """Where a step lands: the wait on the contact's calendar, then the guards.
@@ -127,6 +130,17 @@ class _Run:
                 self._placements.clear()
             self._placements[memo_key] = result
         return result
+
+    def step_reason(self, cadence: Cadence, index: int) -> str:
+        """Why a step's task exists, in words (the same words for every contact: built once)."""
+        memo_key = (cadence.id, index)
+        reason = self._reasons.get(memo_key)
+        if reason is None:
+            step = cadence.steps[index]
+            after = "after enrolling" if index == 0 else "after the previous step was done"
+            reason = f"step {index + 1}/{len(cadence.steps)} of {cadence.name!r}: {step.wait} {after}"
+            self._reasons[memo_key] = reason
+        return reason
 
     def window_for(self, step: Step) -> Window:
         base = self.windows[step.channel]
@@ -256,6 +270,8 @@ class _Contact:
         return self
 
     def result(self) -> ContactPlan:
+        if not self.changed and self.drafts is _NONE and self.closes is _NONE and self.notes is _NONE:
+            return ContactPlan(self.contact.id)  # the common case: nothing to do
         return ContactPlan(
             contact_id=self.contact.id,
             creates=tuple(d.task for d in self.drafts),
@@ -266,7 +282,10 @@ class _Contact:
 
     # -- enrollment bookkeeping
     def _live(self) -> Enrollment | None:
-        live = [e for e in self.enrollments if e.status in LIVE]
+        enrollments = self.enrollments
+        if len(enrollments) <= 1:  # the common case
+            return enrollments[0] if enrollments and enrollments[0].status in LIVE else None
+        live = [e for e in enrollments if e.status in LIVE]
         return max(live, key=lambda e: e.seq) if live else None
 
     def _put(self, new: Enrollment) -> Enrollment:
@@ -330,7 +349,7 @@ class _Contact:
                 leave = self.run.exit_rules.get(cadence.id)
                 if leave is not None and leave(self.contact):
                     continue
-                return cadence, f"matches the enrollment rule of {cadence.name!r}"
+                return cadence, self.run.enroll_reasons[cadence.id]
         return None, ""
 
     # -- snoozed enrollments
@@ -464,8 +483,7 @@ class _Contact:
         subject, body = render_task_text(
             run.config, cadence, index, step, c, run.owners.get(c.owner_id), self.state.referrer, None
         )
-        after = "after enrolling" if index == 0 else "after the previous step was done"
-        reason = f"step {index + 1}/{len(cadence.steps)} of {cadence.name!r}: {step.wait} {after}"
+        reason = run.step_reason(cadence, index)
         self._add_task(key, e, cadence, index, step.id, step.channel, step.priority, due, calendar,
                        subject, body, reason, moves, proposal)
         self._put(_evolve(e, step_index=index, open_task_key=key, anchor_at=anchor))
