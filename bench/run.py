@@ -372,13 +372,15 @@ class Bench:
     def part_engine(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
         engine = self.engine_run()
         rows = [[r["contacts"], r["seconds"], r["cpu_seconds"], r["contacts_per_s"], r["contacts_per_cpu_s"],
-                 r["creates"], r["rss_peak_mib"]] for r in engine["results"]]
-        t = table("Engine (bench/engine.py): contacts planned per second",
-                  ["contacts", "wall s", "CPU s", "contacts/s", "per CPU s", "creates", "ru_maxrss MiB"], rows)
-        slowest = min(r["contacts_per_cpu_s"] for r in engine["results"])
+                 r.get("engine_only_per_cpu_s", ""), r["creates"], r["rss_peak_mib"]] for r in engine["results"]]
+        t = table("Engine (bench/engine.py): contacts planned per second (synthetic contacts streamed in)",
+                  ["contacts", "wall s", "CPU s", "contacts/s", "per CPU s", "engine alone per CPU s", "creates",
+                   "ru_maxrss MiB"], rows)
+        # the target is the engine's: the synthetic source's CPU time, measured on its own, is left out
+        slowest = min(r.get("engine_only_per_cpu_s", r["contacts_per_cpu_s"]) for r in engine["results"])
         data = {"results": engine["results"], "source_contacts_per_s": engine.get("source_contacts_per_s"),
                 "contacts_per_cpu_s": slowest}
-        targets = [target("engine contacts per CPU second (bench/engine.py's own target)", slowest, ENGINE_TARGET,
+        targets = [target("engine alone, contacts per CPU second (the cadence-engine issue's target)", slowest, ENGINE_TARGET,
                           at_most=False)]
         return data, [t], targets
 
