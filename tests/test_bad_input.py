@@ -13,8 +13,7 @@ Three parts:
 3. Garbage in HubSpot's free-text properties (and an owner that no longer exists): the
    sync processes the rest.
 
-A new bug found here gets a pinned test at the end (strict `xfail` until fixed); inputs
-hitting it can be set aside by `_known_bug` / `_known_local_bug` meanwhile. None is open.
+A bug found here gets a pinned regression test at the end of this file once fixed.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, reject, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -85,11 +84,6 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=120)
     assert not scan_text(out + err, "cadence " + " ".join(proc.args[3:5]))
     return proc.returncode, out, err
-
-
-def _known_bug(exc: BaseException) -> str | None:
-    """The name of a known, separately pinned bug this exception is, or None (none left open)."""
-    return None
 
 
 # =============================================================================== 1. configs
@@ -354,11 +348,7 @@ def check_mutant(workspace: Path, config: Path, mutant: Mutant) -> str:
         COUNTS["config mutations rejected with located problems"] += 1
         return "problems"
     except Exception as exc:  # noqa: BLE001 - the property: nothing else ever escapes
-        bug = _known_bug(exc)
-        if bug is None:
-            raise AssertionError(f"{mutant.what}: load_config raised {type(exc).__name__}: {str(exc)[:300]}") from exc
-        COUNTS[f"config mutations set aside (known bug: {bug})"] += 1
-        reject()
+        raise AssertionError(f"{mutant.what}: load_config raised {type(exc).__name__}: {str(exc)[:300]}") from exc
     COUNTS["config mutations that still load"] += 1
     return "ok"
 
@@ -602,16 +592,7 @@ def test_garbage_contact_row_is_skipped_or_defaulted_and_the_rest_sync(baseline_
         except Exception as exc:  # noqa: BLE001
             raise AssertionError(f"{what}: run_sync raised {type(exc).__name__}: {exc}") from exc
         data = json.loads(json.dumps(report.to_dict(), default=str))
-        if any(_known_local_bug(e) for e in data["errors"]):
-            note(f"known bug: {data['errors']}")
-            COUNTS["garbage records set aside (known bug)"] += 1
-            reject()
         check_garbage_run(config, data, garbage_lines, expect, baseline_good_tasks)
-
-
-def _known_local_bug(error: str) -> bool:
-    """A known, separately pinned local-CRM bug (none left open)."""
-    return False
 
 
 FIXED_GARBAGE = [  # (csv record, fields a problem must be reported for): every kind the brief lists

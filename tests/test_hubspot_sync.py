@@ -220,10 +220,6 @@ def create_property(emu: HubSpotEmulator, object_type: str, name: str, label: st
         name=name, label=label, type="string", field_type="text", group_name=group))
 
 
-def create_contact_property(emu: HubSpotEmulator, name: str, label: str) -> None:
-    create_property(emu, "contacts", name, label, group="contactinformation")
-
-
 def scenario(emu: HubSpotEmulator, directory: Path, contacts: int, seed: int, tier: str = "pro",
              unique_key: bool = False) -> Portal:
     """The bulk config on `contacts` seeded contacts: the same ids, data and task keys on any fresh emulator.
