@@ -77,3 +77,14 @@ def unauthorized(expired_seconds: int | None = None) -> ApiError:
         "INVALID_AUTHENTICATION",
         "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
         "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"))
+
+
+def batch_inputs(body, limit: int) -> list:
+    """The `inputs` list of a batch request body, or the 400 HubSpot gives for a bad one."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise validation("Invalid input: expected an object with an 'inputs' list.")
+    inputs = body["inputs"]
+    if len(inputs) > limit:
+        raise validation(f"Batch input size {len(inputs)} exceeds the maximum of {limit} inputs.",
+                         context={"maxInputs": [str(limit)]})
+    return inputs

@@ -30,12 +30,7 @@ def _types(frm: str, to: str, type_ids) -> list[dict]:
 
 def batch_read(state: State, req: Request) -> Response:
     frm, to = _pair(req, "fromObjectType", "toObjectType")
-    body = req.json()
-    inputs = body.get("inputs") if isinstance(body, dict) else None
-    if not isinstance(inputs, list):
-        raise errors.validation("Invalid input: expected an object with an 'inputs' list.")
-    if len(inputs) > BATCH_READ_MAX:
-        raise errors.validation(f"Batch input size {len(inputs)} exceeds the maximum of {BATCH_READ_MAX} inputs.")
+    inputs = errors.batch_inputs(req.json(), BATCH_READ_MAX)
     started = state.now_iso()
     results, errs = [], []
     for item in inputs:
@@ -102,12 +97,7 @@ def create_default(state: State, req: Request) -> Response:
 
 def batch_create_default(state: State, req: Request) -> Response:
     frm, to = _pair(req, "fromObjectType", "toObjectType")
-    body = req.json()
-    inputs = body.get("inputs") if isinstance(body, dict) else None
-    if not isinstance(inputs, list):
-        raise errors.validation("Invalid input: expected an object with an 'inputs' list.")
-    if len(inputs) > BATCH_WRITE_MAX:
-        raise errors.validation(f"Batch input size {len(inputs)} exceeds the maximum of {BATCH_WRITE_MAX} inputs.")
+    inputs = errors.batch_inputs(req.json(), BATCH_WRITE_MAX)
     started = state.now_iso()
     checked = []
     for item in inputs:  # validate everything before writing anything

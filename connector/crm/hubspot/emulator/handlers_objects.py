@@ -22,13 +22,7 @@ def _store(state: State, req: Request):
 
 
 def _inputs(body, limit: int = BATCH_MAX) -> list:
-    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
-        raise errors.validation("Invalid input: expected an object with an 'inputs' list.")
-    inputs = body["inputs"]
-    if len(inputs) > limit:
-        raise errors.validation(f"Batch input size {len(inputs)} exceeds the maximum of {limit} inputs.",
-                                context={"maxInputs": [str(limit)]})
-    return inputs
+    return errors.batch_inputs(body, limit)
 
 
 def _batch_body(results: list, errs: list, started: str, state: State) -> dict:
