@@ -43,6 +43,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from connector.configfile import ConfigFileError, load_config
 from connector.crm.local import csvio
 from connector.sync import run_sync
+from fresh_examples import copy_examples
 
 try:  # the session-wide secret scan, when the plugin module is importable
     from secret_scan import scan_text
@@ -312,8 +313,7 @@ def _short(value: Any) -> str:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of examples/ (scripts, CSVs) next to which every mutant is written."""
     target = tmp_path_factory.mktemp("mutants")
-    shutil.copytree(EXAMPLES, target, dirs_exist_ok=True)
-    return target
+    return copy_examples(target)
 
 
 def _line_count(data: bytes) -> int:
@@ -769,7 +769,7 @@ def test_hubspot_one_garbage_contact_among_good_ones(tmp_path_factory: pytest.Te
 
 
 def _load_problems(tmp_path: Path, data: bytes) -> list[str]:
-    shutil.copytree(EXAMPLES, tmp_path, dirs_exist_ok=True)
+    copy_examples(tmp_path)
     path = tmp_path / "mutant.yaml"
     path.write_bytes(data)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -14,6 +13,8 @@ from typing import Any
 
 import holidays
 import pytest
+
+from fresh_examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)  # Monday; 07:00 in New York
@@ -58,8 +59,7 @@ def work_the_queue(tasks_csv: Path, until: datetime) -> None:
 @pytest.fixture(scope="module")
 def simulation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the three weeks once; tests inspect the result."""
-    ws = tmp_path_factory.mktemp("e2e") / "examples"
-    shutil.copytree(ROOT / "examples", ws)
+    ws = copy_examples(tmp_path_factory.mktemp("e2e") / "examples")
     config = str(ws / "recruiting.yaml")
     reports, snapshots = [], []
     for day in range(DAYS):
