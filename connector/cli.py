@@ -19,6 +19,8 @@ _COMMANDS = [
     ("connector.commands.sync", "sync_command", "sync"),
     ("connector.commands.sync", "serve_command", "serve"),
     ("connector.commands.sync", "status_command", "status"),
+    ("connector.commands.views", "agenda_command", "agenda"),
+    ("connector.commands.views", "report_command", "report"),
     ("connector.commands.hubspot", "setup_group", "setup"),
     ("connector.commands.hubspot", "demo_command", "demo"),
     ("connector.commands.hubspot", "emulator_group", "emulator"),

@@ -221,6 +221,10 @@ class Store(Protocol):
     # enrollments
     def enrollments(self, ids: Iterable[str]) -> dict[str, tuple[Enrollment, ...]]: ...
 
+    def all_enrollments(self) -> Iterator[Enrollment]:
+        """Every enrollment of the account (reports read these; the sync never does)."""
+        ...
+
     def put_enrollments(self, contact_id: str, enrollments: Sequence[Enrollment], now: datetime) -> None:
         """Replace a contact's enrollments with this complete list."""
         ...

@@ -328,6 +328,11 @@ class SQLiteStore:
                 found.setdefault(r["contact_id"], []).append(enrollment_from_json(r["data"]))
         return {k: tuple(v) for k, v in found.items()}
 
+    def all_enrollments(self) -> Iterator[Enrollment]:
+        """Every enrollment of the account, in (contact, seq) order: for reports."""
+        for r in self._q("SELECT data FROM enrollments WHERE account=? ORDER BY contact_id, seq", (self.account,)):
+            yield enrollment_from_json(r["data"])
+
     def put_enrollments(self, contact_id: str, enrollments: Sequence[Enrollment], now: datetime) -> None:
         with self.transaction():
             self._q("DELETE FROM enrollments WHERE account=? AND contact_id=?", (self.account, contact_id))
