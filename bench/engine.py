@@ -24,16 +24,16 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connector.clikit import GC_THRESHOLD  # noqa: E402
-from sequences.config import Config  # noqa: E402
-from sequences.engine import CHUNK, plan_iter, task_key  # noqa: E402
-from sequences.records import (  # noqa: E402
+from connector.clikit import GC_THRESHOLD
+from sequences.config import Config
+from sequences.engine import CHUNK, plan_iter, task_key
+from sequences.records import (
     Contact,
     ContactState,
     Enrollment,

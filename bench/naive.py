@@ -13,7 +13,8 @@ against a fresh emulator seeded identically (see `bench/run.py`).
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # set by HubSpot, or by the emulator on create: not part of what a client sends
 _SERVER_SET = {"hs_createdate", "hs_lastmodifieddate", "hs_object_id", "hs_task_completion_date"}

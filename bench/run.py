@@ -20,14 +20,15 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import naive  # noqa: E402
-import sync_bench as sb  # noqa: E402
+import naive
+import sync_bench as sb
 
 PARTS = ("requests", "naive", "ratelimit", "memory", "engine")
 MIB_PER_MB = 1e6 / 2**20
@@ -61,7 +62,7 @@ def machine() -> dict[str, Any]:
         from importlib.metadata import version
 
         client = version("hubspot-api-client")
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:
         client = "?"
     return {"nproc": os.cpu_count(), "python": platform.python_version(), "cpu": model or platform.machine(),
             "platform": platform.platform(), "hubspot_api_client": client,
@@ -85,9 +86,9 @@ def _cell(value: Any) -> str:
 
 def render_text(t: dict[str, Any]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in t["rows"])) if t["rows"] else len(h) for i, h in enumerate(t["head"])]
-    lines = [t["title"], "  ".join(h.ljust(w) for h, w in zip(t["head"], widths)).rstrip()]
+    lines = [t["title"], "  ".join(h.ljust(w) for h, w in zip(t["head"], widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) if i and _numeric(c) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    lines += ["  ".join(c.rjust(w) if i and _numeric(c) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))).rstrip()
               for r in t["rows"]]
     return "\n".join(lines)
 

@@ -126,7 +126,7 @@ class Portal:
     env: dict[str, str] = field(default_factory=dict)
     seed_seconds: float = 0.0
 
-    def __enter__(self) -> "Portal":
+    def __enter__(self) -> Portal:
         from connector.configfile import load_config
         from connector.crm.hubspot.adapter import HubSpotCRM
         from connector.crm.hubspot.emulator import HubSpotEmulator
@@ -357,7 +357,7 @@ class TracedRuns:
         self.portal: Portal | None = None
         self.job: ChildRun | None = None
 
-    def start(self) -> "TracedRuns":
+    def start(self) -> TracedRuns:
         self.portal = Portal(self.n).__enter__()
         self.job = ChildRun(self.portal, self.portal.at(START), throttle=False, trace=True, nice=self.nice)
         return self

@@ -16,13 +16,15 @@ import sys
 import types
 import typing
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
@@ -142,7 +144,7 @@ def _complex_key_problem(text: str, label: str) -> Problem:
     message = "a key must be a plain name, not a list or a mapping"
     try:
         root = YAML(typ="rt").compose(text)
-    except Exception:  # noqa: BLE001 - the problem is still reported, just less precisely
+    except Exception:
         return Problem(label, 1, 1, "", message)
     stack = [root] if root is not None else []
     while stack:
@@ -384,7 +386,7 @@ def _validation_problems(exc: ValidationError, tree: CommentedMap, label: str, c
     return problems
 
 
-def _already_reported(error: dict, spot: "_Spot", covered: list[Problem]) -> bool:
+def _already_reported(error: ErrorDetails, spot: _Spot, covered: list[Problem]) -> bool:
     """The model's own reference/uniqueness errors, when `_reference_problems` located them."""
     if error["type"] != "value_error" or not covered:
         return False
@@ -410,7 +412,7 @@ class _Spot:
         return _dotted(self.path)
 
     @classmethod
-    def find(cls, tree: CommentedMap, loc: tuple) -> "_Spot":
+    def find(cls, tree: CommentedMap, loc: tuple) -> _Spot:
         start = (tree.lc.line + 1, tree.lc.col + 1)
         spot = cls(path=[], position=start, key_position=start, model=None)
         node: Any = tree
@@ -519,7 +521,7 @@ def _value_position(mapping: CommentedMap, key: Any) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- messages
 
 
-def _message(error: dict, spot: _Spot) -> str:
+def _message(error: ErrorDetails, spot: _Spot) -> str:
     kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return f"missing required key {spot.path[-1]!r}"

@@ -15,10 +15,10 @@ import random
 import re
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
 
 from croniter import croniter
 
@@ -65,6 +65,7 @@ class Schedule:
         if self.every is not None:
             base = started + self.every
         else:
+            assert self.cron is not None  # exactly one of the two is set (checked at construction)
             base = croniter(self.cron, started).get_next(datetime)
         spread = self.jitter.total_seconds()
         return base + timedelta(seconds=random.uniform(0, spread)) if spread else base

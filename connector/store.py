@@ -20,9 +20,11 @@ The ledger holds one row per task key. Its `status` follows the create:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, ContextManager, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from sequences.records import (
     Channel,
@@ -56,6 +58,14 @@ def from_ts(text: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def stamp(text: str) -> datetime:
+    """A timestamp from a column that always holds one (NOT NULL, or filtered on)."""
+    parsed = from_ts(text)
+    if parsed is None:
+        raise ValueError(f"a timestamp was expected, found {text!r}")
+    return parsed
 
 
 # ---------------------------------------------------------------------- record codecs
@@ -197,7 +207,7 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
-    def transaction(self) -> ContextManager[None]: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
 
     # contacts cache: the last seen version of every contact, and who needs planning
     def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> list[str]:

@@ -13,9 +13,10 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from sequences.records import CloseTask, Contact, CreateTask, Enrollment, Owner, TaskState, TaskStatus
 
@@ -29,6 +30,7 @@ from .store import (
     enrollment_from_json,
     from_ts,
     record_json,
+    stamp,
     ts,
 )
 
@@ -200,7 +202,7 @@ class SQLiteStore:
 
     # -- opening
     @classmethod
-    def open(cls, path: str | Path, account: str) -> "SQLiteStore":
+    def open(cls, path: str | Path, account: str) -> SQLiteStore:
         """Open (creating if needed) the state file for writing."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +216,7 @@ class SQLiteStore:
         return cls(db, account, label=str(path))
 
     @classmethod
-    def snapshot(cls, path: str | Path, account: str) -> "SQLiteStore":
+    def snapshot(cls, path: str | Path, account: str) -> SQLiteStore:
         """A private in-memory copy of the state file: read and 'write' freely, nothing reaches the file.
 
         Used by `cadence plan` and `cadence status`. A missing file gives an empty state
@@ -503,7 +505,7 @@ class SQLiteStore:
                     continue  # not crm-cadence's task (or not this account's)
                 completed = state.completed_at if state.status is TaskStatus.COMPLETED else None
                 if r["completed_at"] and completed is not None:
-                    completed = min(completed, from_ts(r["completed_at"]))  # first seen wins
+                    completed = min(completed, stamp(r["completed_at"]))  # first seen wins
                 new = (state.status.value, ts(completed), state.outcome.value if state.outcome else "", state.note)
                 old = (r["crm_status"], r["completed_at"], r["outcome"], r["note"])
                 adopt = r["status"] in (PENDING, UNKNOWN) and state.crm_id
@@ -526,7 +528,7 @@ class SQLiteStore:
             (self.account,),
         )
         for r in rows:
-            yield r["owner_id"], from_ts(r["due_at"])
+            yield r["owner_id"], stamp(r["due_at"])
 
     def task_summary(self, now: datetime) -> list[dict[str, Any]]:
         rows = self._q(
@@ -544,7 +546,7 @@ class SQLiteStore:
     # -- cursors and runs
     def cached_owners(self, max_age: timedelta, now: datetime) -> list[Owner] | None:
         r = self._q("SELECT data, updated_at FROM cached WHERE account=? AND name='owners'", (self.account,)).fetchone()
-        if r is None or now - from_ts(r["updated_at"]) > max_age or from_ts(r["updated_at"]) > now:
+        if r is None or now - stamp(r["updated_at"]) > max_age or stamp(r["updated_at"]) > now:
             return None
         return [Owner(**{**item, "days_off": frozenset(date.fromisoformat(d) for d in item["days_off"])})
                 for item in json.loads(r["data"])]
@@ -581,7 +583,8 @@ class SQLiteStore:
                 "INSERT INTO runs (account, started_at, status, plan_only) VALUES (?,?,'running',?)",
                 (self.account, ts(now), int(plan_only)),
             )
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            return cur.lastrowid
 
     def finish_run(self, run_id: int, ended: datetime, status: str, counts: Mapping[str, Any], error: str = "") -> None:
         with self.transaction():
@@ -596,7 +599,7 @@ class SQLiteStore:
             (self.account, limit),
         )
         return [
-            RunRecord(r["id"], from_ts(r["started_at"]), from_ts(r["ended_at"]), r["status"], json.loads(r["counts"] or "{}"), r["error"])
+            RunRecord(r["id"], stamp(r["started_at"]), from_ts(r["ended_at"]), r["status"], json.loads(r["counts"] or "{}"), r["error"])
             for r in rows
         ]
 

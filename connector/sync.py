@@ -25,17 +25,18 @@ import os
 import re
 import signal
 import threading
-from itertools import islice
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sequences.calendar import zone_or_none
-from sequences.config import Config, Condition, Rule
+from sequences.config import Condition, Config, Rule
 from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot
 
 from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, WriteResult
@@ -214,13 +215,13 @@ class RunLock:
         self._handle: IO[str] | None = None
 
     @classmethod
-    def for_state(cls, state: Path, account: str) -> "RunLock":
+    def for_state(cls, state: Path, account: str) -> RunLock:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", account)[:80] or "default"
         return cls(state.with_name(f"{state.name}.{safe}.lock"))
 
     def acquire(self, account: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -487,7 +488,7 @@ class _Run:
                 self.check_stop()
                 results = self._call(self.crm.close_tasks, [r.close_request() for r in sendable])
                 self.store.record_closes(results, self.now)
-                for row, res in zip(sendable, results):
+                for row, res in zip(sendable, results, strict=True):
                     if res.ok:
                         self.report.add("closed", CloseItem(row.key, row.contact_id, "", row.close_reason))
                     else:
@@ -520,7 +521,7 @@ class _Run:
             batches += 1
             sent += len(tasks)
             self.progress("creating tasks", sent, None)
-            for task, res in zip(tasks, results):
+            for task, res in zip(tasks, results, strict=True):
                 if res.ok:
                     self.report.add("created", _task_item(task, res.crm_id))
                 elif res.unknown:
@@ -535,7 +536,7 @@ class _Run:
         """One batch call; results missing or out of order become `unknown` (never assumed failed)."""
         results = list(method(items))
         by_key = {r.key: r for r in results}
-        if len(results) == len(items) and all(r.key == i.key for r, i in zip(results, items)):
+        if len(results) == len(items) and all(r.key == i.key for r, i in zip(results, items, strict=True)):
             return results
         return [by_key.get(i.key) or WriteResult(i.key, False, error="no result for this item", unknown=True) for i in items]
 

@@ -70,7 +70,7 @@ class Calendar(_Model):
     _cc = field_validator("country")(lambda cls, v: _check_country(v))
 
     @model_validator(mode="after")
-    def _subdivision(self) -> "Calendar":
+    def _subdivision(self) -> Calendar:
         if self.subdivision:
             known = _holidays.country_holidays(self.country).subdivisions
             if self.subdivision.upper() not in known:
@@ -112,7 +112,7 @@ class Channels(_Model):
     todo: WindowText | None = None
 
     @model_validator(mode="after")
-    def _windows(self) -> "Channels":
+    def _windows(self) -> Channels:
         for name in ("call", "email", "linkedin", "meeting", "todo"):
             value = getattr(self, name)
             if value is not None:
@@ -169,11 +169,14 @@ DEFAULT_ACTIONS: dict[str, str] = {
 }
 
 
+_DEFAULT_LEAD_STATUS: dict[str, OutcomeName] = {"BAD_TIMING": "not_now", "UNQUALIFIED": "do_not_contact", "CONNECTED": "connected"}
+
+
 class OutcomeMapping(_Model):
     """How CRM data recruiters already keep turns into outcomes."""
 
     lead_status: dict[str, OutcomeName] = Field(
-        default_factory=lambda: {"BAD_TIMING": "not_now", "UNQUALIFIED": "do_not_contact", "CONNECTED": "connected"},
+        default_factory=_DEFAULT_LEAD_STATUS.copy,
         description="CRM lead status value -> outcome (applies when the status changes after enrollment)",
     )
     reply_finishes: bool = Field(True, description="a reply recorded after enrollment is the 'replied' outcome")
@@ -192,7 +195,7 @@ class Condition(_Model):
     contains: str | None = None
 
     @model_validator(mode="after")
-    def _one_operator(self) -> "Condition":
+    def _one_operator(self) -> Condition:
         ops = [n for n in ("equals", "not_equals", "in_", "not_in", "exists", "contains") if getattr(self, n) is not None]
         if len(ops) != 1:
             raise ValueError("give exactly one of: equals, not_equals, in, not_in, exists, contains")
@@ -269,7 +272,7 @@ class Step(_Model):
         return v
 
     @model_validator(mode="after")
-    def _has_text(self) -> "Step":
+    def _has_text(self) -> Step:
         if not self.script and not self.subject:
             raise ValueError("a step needs a `script` or a `subject`")
         return self
@@ -316,7 +319,7 @@ class Cadence(_Model):
         return v
 
     @model_validator(mode="after")
-    def _unique_steps(self) -> "Cadence":
+    def _unique_steps(self) -> Cadence:
         seen: set[str] = set()
         for s in self.steps:
             if s.id in seen:
@@ -349,7 +352,7 @@ class Config(_Model):
     cadences: list[Cadence] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _references(self) -> "Config":
+    def _references(self) -> Config:
         ids = [c.id for c in self.cadences]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:

@@ -65,7 +65,7 @@ class Window:
     def contains(self, t: time) -> bool:
         return self.start <= t < self.end
 
-    def intersect(self, other: "Window") -> "Window | None":
+    def intersect(self, other: Window) -> Window | None:
         start, end = max(self.start, other.start), min(self.end, other.end)
         return Window(start, end) if start < end else None
 

@@ -9,11 +9,12 @@ already has.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, time, timedelta
 from itertools import islice
 from operator import attrgetter
-from typing import Iterable, Iterator
+from typing import Any
 
 from .calendar import LocalCalendar, calendar_for, local_day, zone_or_none
 from .config import WEEKDAYS, Cadence, Config, Rule, Step
@@ -37,7 +38,7 @@ from .records import (
     TaskState,
     TaskStatus,
 )
-from .rules import compile_rule, matches
+from .rules import Predicate, compile_rule, matches
 from .scripts import render_task_text
 
 CHUNK = 5000
@@ -93,12 +94,14 @@ class _Run:
     budget: tuple[int, timedelta] = field(init=False)
     referral_cadence: str | None = field(init=False)
     cadences: dict[str, Cadence] = field(init=False)
-    enroll_rules: list = field(init=False)
-    enroll_reasons: dict = field(init=False)
-    exit_rules: dict = field(init=False)
-    _placements: dict = field(init=False, default_factory=dict)
-    _calendars: dict = field(init=False, default_factory=dict)
-    _reasons: dict = field(init=False, default_factory=dict)
+    enroll_rules: list[tuple[Cadence, Predicate]] = field(init=False)
+    enroll_reasons: dict[str, str] = field(init=False)
+    exit_rules: dict[str, Predicate] = field(init=False)
+    _placements: dict[tuple[LocalCalendar, Window, datetime, Duration], tuple[datetime, tuple[str, ...]]] = field(
+        init=False, default_factory=dict
+    )
+    _calendars: dict[tuple[str, str, str, str], LocalCalendar] = field(init=False, default_factory=dict)
+    _reasons: dict[tuple[str, int], str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -210,7 +213,7 @@ def plan_contact(
 # ------------------------------------------------------------------- one contact
 
 
-_NONE: list = []  # shared, never appended to: a contact's lists start as this
+_NONE: list[Any] = []  # shared, never appended to: a contact's lists start as this
 
 
 @dataclass(slots=True)
@@ -227,7 +230,7 @@ class _Contact:
     allocations mean less garbage-collector work.
     """
 
-    __slots__ = ("run", "state", "contact", "enrollments", "changed", "drafts", "closes", "notes")
+    __slots__ = ("changed", "closes", "contact", "drafts", "enrollments", "notes", "run", "state")
 
     def __init__(self, run: _Run, state: ContactState) -> None:
         self.run = run
@@ -253,7 +256,7 @@ class _Contact:
         self.closes.append(close)
 
     # -- entry point
-    def plan(self) -> "_Contact":
+    def plan(self) -> _Contact:
         live = self._live()
         if self.contact.deleted or self.contact.merged_into:
             if live is not None:

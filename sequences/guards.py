@@ -7,9 +7,9 @@ proposed, and the capacity guard only ever moves tasks to a later allowed day.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
 
 from .calendar import LocalCalendar
 from .durations import Window

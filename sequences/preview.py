@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .config import Config
-
 from .engine import plan_contact
 from .records import Contact, ContactState, Enrollment, EnrollmentStatus, Owner, TaskState, TaskStatus
 

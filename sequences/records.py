@@ -6,10 +6,10 @@ as test tables. Every datetime here is timezone-aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Mapping
 
 
 class Channel(str, Enum):
@@ -162,7 +162,7 @@ class ContactState:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     account: str  # CRM account (portal) id: part of every task key
-    contacts: "object"  # Iterable[ContactState]; may be a generator (streamed)
+    contacts: Iterable[ContactState]  # may be a generator (streamed)
     owners: Mapping[str, Owner] = field(default_factory=dict)
     # open tasks already in the CRM per (owner id, owner-local ISO date): capacity guard
     owner_load: Mapping[tuple[str, str], int] = field(default_factory=dict)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .config import Condition, Rule
 from .records import Contact
 
@@ -30,7 +32,10 @@ def matches(rule: Rule, contact: Contact) -> bool:
     return not rule.any or any(holds(c, contact) for c in rule.any)
 
 
-def compile_rule(rule: Rule):
+Predicate = Callable[[Contact], bool]
+
+
+def compile_rule(rule: Rule) -> Predicate:
     """The rule as a fast predicate on a contact (values casefolded once)."""
     tests = [_compile(c) for c in rule.all]
     alternatives = [_compile(c) for c in rule.any]
@@ -44,7 +49,7 @@ def compile_rule(rule: Rule):
     return predicate
 
 
-def _compile(cond: Condition):
+def _compile(cond: Condition) -> Predicate:
     prop = cond.property
     if cond.equals is not None:
         want = cond.equals.casefold()

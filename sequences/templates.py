@@ -6,9 +6,9 @@ Unknown variables are config errors (with a did-you-mean), never blank text in a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from difflib import get_close_matches
 from functools import lru_cache
-from typing import Mapping
 
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
@@ -67,7 +67,7 @@ def render(text: str, values: Mapping[str, str]) -> str:
         return text
     literals, names = compile_template(text)
     out = [literals[0]]
-    for name, literal in zip(names, literals[1:]):
+    for name, literal in zip(names, literals[1:], strict=True):
         out.append(values.get(name, ""))
         out.append(literal)
     return "".join(out)

@@ -22,8 +22,9 @@ adapter maps them to (override `contact_ids`). The recruiter driver implements
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import pytest
 
@@ -207,7 +208,7 @@ class CRMConformance:
         """Closing open tasks answers each in order, and they no longer read back as open."""
         tasks = [make_task(cid, n) for n, cid in enumerate(self.contact_ids()[:2])]
         results = self._create(crm, tasks)
-        closes = [CloseTask(t.key, t.contact_id, r.crm_id, "conformance: enrollment ended") for t, r in zip(tasks, results)]
+        closes = [CloseTask(t.key, t.contact_id, r.crm_id, "conformance: enrollment ended") for t, r in zip(tasks, results, strict=True)]
         closed = crm.close_tasks(closes)
         assert [r.key for r in closed] == [t.key for t in tasks]
         assert all(r.ok for r in closed)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -198,7 +199,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stashed = config.stash.get(_KEY, None)
     if stashed is None:
         return
-    scan, handler, previous_level, outer = stashed
+    _scan, handler, previous_level, outer = stashed
     root = logging.getLogger()
     root.removeHandler(handler)
     root.setLevel(previous_level)

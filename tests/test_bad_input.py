@@ -28,13 +28,15 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fresh_examples import copy_examples
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -43,7 +45,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from connector.configfile import ConfigFileError, load_config
 from connector.crm.local import csvio
 from connector.sync import run_sync
-from fresh_examples import copy_examples
 
 try:  # the session-wide secret scan, when the plugin module is importable
     from secret_scan import scan_text
@@ -131,7 +132,7 @@ TARGETED: dict[str, list[Any]] = {
 }
 TEMPLATE_KEYS = {"subject", "body", "objection", "answer", "description", "name"}
 MUTANT_MD = {  # the content written to scripts/mutant.md when a body_file points at it
-    "unknown variable": "Hi {{contact.first_name}},\n\nyour {{contact.shoe_size}} is ready.\n".encode(),
+    "unknown variable": b"Hi {{contact.first_name}},\n\nyour {{contact.shoe_size}} is ready.\n",
     "non-UTF-8": b"Hi \xff\xfe there\n",
     "unclosed": b"Hi {{contact.first_name\n",
     "empty": b"",
@@ -347,7 +348,7 @@ def check_mutant(workspace: Path, config: Path, mutant: Mutant) -> str:
             assert " object at 0x" not in p.message, f"{where}: a Python repr in the message"
         COUNTS["config mutations rejected with located problems"] += 1
         return "problems"
-    except Exception as exc:  # noqa: BLE001 - the property: nothing else ever escapes
+    except Exception as exc:
         raise AssertionError(f"{mutant.what}: load_config raised {type(exc).__name__}: {str(exc)[:300]}") from exc
     COUNTS["config mutations that still load"] += 1
     return "ok"
@@ -509,7 +510,7 @@ def check_garbage_run(config: Path, report: dict[str, Any], garbage_lines: set[i
         assert due.utcoffset() == due.astimezone(zone).utcoffset(), task
         if task["channel"] == "call":
             assert 8 <= due.hour < 21, f"call outside 08:00-21:00 local: {task}"
-    header, records, errors = csvio.read_table(config.parent / "tasks.csv")
+    _header, records, errors = csvio.read_table(config.parent / "tasks.csv")
     assert not errors, f"tasks.csv written unreadable: {errors}"
     assert len(records) == report["counts"].get("created", 0)
 
@@ -589,7 +590,7 @@ def test_garbage_contact_row_is_skipped_or_defaulted_and_the_rest_sync(baseline_
         garbage_lines = set(range(2, physical + 1)) - {good_lines.get(c) for c in GOOD_IDS}
         try:
             report = run_sync(load_config(config), now=NOW_DT)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise AssertionError(f"{what}: run_sync raised {type(exc).__name__}: {exc}") from exc
         data = json.loads(json.dumps(report.to_dict(), default=str))
         check_garbage_run(config, data, garbage_lines, expect, baseline_good_tasks)
@@ -750,8 +751,9 @@ def test_hubspot_garbage_properties_do_not_stop_the_sync(hubspot_emulator: Any, 
                              min_size=1, max_size=4))
 def test_hubspot_one_garbage_contact_among_good_ones(tmp_path_factory: pytest.TempPathFactory, props: dict[str, str]) -> None:
     """Any mix of garbage in a HubSpot contact's free-text properties leaves the run ok and the good contacts synced."""
-    from connector.crm.hubspot.emulator import HubSpotEmulator
     from hubspot_support import make_crm
+
+    from connector.crm.hubspot.emulator import HubSpotEmulator
 
     COUNTS["garbage records (HubSpot)"] += 1
     emu = HubSpotEmulator().start()

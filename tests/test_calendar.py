@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -408,7 +408,7 @@ print(json.dumps(out))
 _PROBE_CONTACTS = [["", "", ""], ["bad", "US", ""], ["", "IN", ""], ["Asia/Kathmandu", "", ""], ["", "", "+12125550100"]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(server_tz: str) -> tuple[str, list]:
     """Run the probe in a fresh interpreter with TZ set; return its tzname and results."""
     env = dict(os.environ, TZ=server_tz, PYTHONPATH=str(ROOT))

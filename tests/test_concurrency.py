@@ -38,7 +38,7 @@ def test_second_sync_exits_1_while_the_first_holds_the_lock(tmp_path: Path) -> N
     first = start(config, pause="after_intents:3")
     wait_for_lock(config.parent)
     second = start(config)
-    out, err = second.communicate(timeout=30)
+    _out, err = second.communicate(timeout=30)
     assert second.returncode == 1
     assert "another sync for account 'local' is running (pid" in err
     assert "Traceback" not in err

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from crm_conformance import SEED_CONTACTS
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 

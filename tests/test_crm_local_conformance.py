@@ -7,12 +7,14 @@ other local-CRM and sync tests import.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+
+from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
 
 from connector.crm.local import LocalCRM
-from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
 
 CONTACT_HEADER = [
     "id", "first_name", "last_name", "email", "phone", "company", "title", "linkedin_url", "owner_id",

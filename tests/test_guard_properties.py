@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
@@ -247,7 +247,7 @@ def scenarios(draw, *, shared_zones: bool = False, min_contacts: int = 1, max_co
 # ------------------------------------------------------------------------- oracles
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holiday_table(country: str, subdivision: str):
     try:
         return holidays.country_holidays(country, subdiv=subdivision or None)

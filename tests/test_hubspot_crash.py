@@ -6,16 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from hubspot_support import env_for
+from test_hubspot_sync import BATCH_CREATE, START, assert_converged, reference_tasks, scenario, task_summary
 
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.sync import KILL_POINTS
-from hubspot_support import env_for
-from test_hubspot_sync import BATCH_CREATE, START, assert_converged, reference_tasks, scenario, task_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 350, 7  # 4 batch creates

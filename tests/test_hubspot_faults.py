@@ -13,13 +13,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hubspot_support import CANARY_TOKEN, env_for
+from test_hubspot_sync import (
+    START,
+    Portal,
+    assert_converged,
+    assert_same_tasks,
+    fast_crm,
+    reference_tasks,
+    scenario,
+    task_summary,
+)
 
 from connector.crm.base import FatalCRMError, ReadContext
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.sync import SyncReport, run_sync
-from hubspot_support import CANARY_TOKEN, env_for
 from sequences.records import EnrollmentStatus
-from test_hubspot_sync import START, Portal, assert_converged, assert_same_tasks, fast_crm, reference_tasks, scenario, task_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 300, 7  # 3 batch creates

@@ -6,22 +6,22 @@ Shared helpers for the HubSpot sync, fault and crash tests live here (`Portal`, 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hubspot_support import CANARY_TOKEN, env_for, live_task_keys, make_crm, prepare, write_config
 
 from connector.configfile import load_config
-from connector.crm.hubspot.mapping import country_code, usable_phone
 from connector.crm.hubspot.adapter import HubSpotCRM
 from connector.crm.hubspot.emulator import HubSpotEmulator, iana_to_hubspot_tz
-from connector.crm.hubspot.mapping import parse_time
+from connector.crm.hubspot.mapping import country_code, parse_time, usable_phone
 from connector.store import CREATED, LEDGER_STATUSES
 from connector.store_sqlite import SQLiteStore, state_path
 from connector.sync import SyncReport, run_sync
-from hubspot_support import CANARY_TOKEN, env_for, live_task_keys, make_crm, prepare, write_config
 from sequences.records import CreateTask, Enrollment, EnrollmentStatus
 
 UTC = timezone.utc

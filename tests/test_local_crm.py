@@ -8,15 +8,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from crm_conformance import SEED_CONTACTS, make_task
+from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local, write_csv
 
 from connector.crm import registry
 from connector.crm.base import ConfigError, ReadContext
-from connector.crm.local import LocalCRM
-from connector.crm.local import csvio
-from crm_conformance import SEED_CONTACTS, make_task
+from connector.crm.local import LocalCRM, csvio
 from sequences.config import Config
 from sequences.records import CloseTask, TaskStatus
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local, write_csv
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
@@ -259,7 +258,7 @@ def test_a_referral_on_a_done_task_becomes_a_contact_once(tmp_path: Path) -> Non
     crm.create_tasks([task])
     LocalRecruiter(tmp_path).complete_task(task.key, outcome="referral", referred_first_name="Katherine",
                                            referred_last_name="Johnson", referred_email="kj@example.com")
-    contacts, bad = read(crm, dry_run=True)
+    contacts, _bad = read(crm, dry_run=True)
     assert "Katherine" in {c.first_name for c in contacts}
     assert len(read_csv(tmp_path / "contacts.csv")) == len(SEED_CONTACTS)  # a dry run writes nothing
     contacts, _ = read(crm)

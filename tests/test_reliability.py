@@ -12,30 +12,30 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 import pytest
+import test_crash as local_crash  # modules, not names, so that their tests are not collected here again
+import test_hubspot_crash as hubspot_crash
+from hubspot_support import task_ids_by_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_crm_local_conformance import CONTACT_HEADER, LocalRecruiter, read_csv, seed_local, write_csv
+from test_hubspot_faults import run as hubspot_run
+from test_hubspot_sync import START, Portal, assert_converged, scenario
 
 from connector.configfile import load_config
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.store import CREATED, LEDGER_STATUSES, PENDING, UNKNOWN
 from connector.store_sqlite import SQLiteStore, state_path
 from connector.sync import KILL_POINTS, SyncReport, run_sync
-from hubspot_support import task_ids_by_key
 from sequences.config import WEEKDAYS
 from sequences.durations import parse_window
 from sequences.records import EnrollmentStatus
-import test_crash as local_crash  # modules, not names, so that their tests are not collected here again
-import test_hubspot_crash as hubspot_crash
-from test_crm_local_conformance import CONTACT_HEADER, LocalRecruiter, read_csv, seed_local, write_csv
-from test_hubspot_faults import run as hubspot_run
-from test_hubspot_sync import START, Portal, assert_converged, scenario
 
 UTC = timezone.utc
 SUPPORTED_COUNTRIES = holidays.list_supported_countries()
@@ -139,7 +139,7 @@ def recruiter_actions(reference: Portal, now: datetime, rng: random.Random) -> l
     due = open_tasks(reference, now)
     actions: list[tuple[str, str]] = []
     picked = rng.sample(due, k=min(len(due), max(1, len(due) * 6 // 10)))
-    for contact, key in picked:
+    for _contact, key in picked:
         actions.append(("complete_task", key))
     others = sorted({c for c, _ in due} - {c for c, _ in picked})
     rng.shuffle(others)
@@ -515,7 +515,7 @@ cadences:
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def transitions(zone: str) -> tuple[datetime, ...]:
     """The UTC hours in 2025-2028 at which `zone`'s offset changes (DST and other clock changes)."""
     tz = ZoneInfo(zone)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hubspot_support import CANARY_TOKEN, env_for, make_crm, prepare
 
 from connector.configfile import load_config
 from connector.crm.hubspot.adapter import HubSpotCRM
 from connector.crm.hubspot.settings import HubSpotSettings, Secret, load_settings
 from connector.sync import run_sync
-from hubspot_support import CANARY_TOKEN, env_for, make_crm, prepare
 
 try:  # the session-wide secret scan, when the plugin module is importable
     from secret_scan import scan_text

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from crm_conformance import make_task
 
 from connector.crm.base import WriteResult
 from connector.store import LedgerRow, Store
 from connector.store_sqlite import MIGRATIONS, SQLiteStore, migrate
-from crm_conformance import make_task
 from sequences.records import CloseTask, Contact, Enrollment, EnrollmentStatus, Outcome, TaskState, TaskStatus
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
@@ -175,11 +175,10 @@ def test_enrollments_are_replaced_and_due_ones_found(store: SQLiteStore) -> None
 
 def test_a_transaction_is_all_or_nothing(store: SQLiteStore) -> None:
     """An error inside transaction() rolls back every write made in it, nested calls included."""
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.add_intent(make_task("c1", 0, run="r"), NOW)
-            store.set_cursor("contacts", NOW, NOW)
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_intent(make_task("c1", 0, run="r"), NOW)
+        store.set_cursor("contacts", NOW, NOW)
+        raise RuntimeError("crash")
     assert store.ledger(["pending"]) == [] and store.cursor("contacts") is None
 
 

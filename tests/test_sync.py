@@ -10,13 +10,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from crm_conformance import SEED_CONTACTS
+from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 
 from connector.commands.sync import plan_command, status_command, sync_command
 from connector.configfile import load_config
@@ -26,8 +29,6 @@ from connector.logs import JsonFormatter, KeyValueFormatter, RedactSecrets, fiel
 from connector.service import Schedule, parse_every, serve
 from connector.store_sqlite import SQLiteStore
 from connector.sync import LockHeld, RunLock, run_sync
-from crm_conformance import SEED_CONTACTS
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 
 ROOT = Path(__file__).resolve().parent.parent
 MONDAY = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # 09:00 in New York
@@ -469,10 +470,11 @@ def test_contact_removed_from_the_csv_exits_and_its_task_is_closed(tmp_path):
     """A contact whose row is deleted from contacts.csv exits its cadence and its open task is closed (daily sweep)."""
     from datetime import datetime, timedelta, timezone
 
+    from crm_conformance import SEED_CONTACTS
+    from test_crm_local_conformance import CONTACT_HEADER, read_csv, seed_local, write_csv
+
     from connector.configfile import load_config
     from connector.sync import run_sync
-    from test_crm_local_conformance import CONTACT_HEADER, read_csv, seed_local, write_csv
-    from crm_conformance import SEED_CONTACTS
 
     seed_local(tmp_path)
     (tmp_path / "cadence.yaml").write_text(

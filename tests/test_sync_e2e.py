@@ -13,7 +13,6 @@ from typing import Any
 
 import holidays
 import pytest
-
 from fresh_examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent

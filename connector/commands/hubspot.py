@@ -121,7 +121,7 @@ def demo_command(contacts: int, seed: int) -> None:
         with tempfile.TemporaryDirectory(prefix="cadence-demo-") as tmp:
             path = Path(tmp) / "demo.yaml"
             path.write_text(DEMO_CONFIG, encoding="utf-8")
-            env = dict(os.environ, HUBSPOT_ACCESS_TOKEN=emu.token, HUBSPOT_BASE_URL=emu.base_url)
+            env = dict(os.environ, HUBSPOT_ACCESS_TOKEN=emu.token or "", HUBSPOT_BASE_URL=emu.base_url)
             loaded = load_config(path)
             from connector.crm.hubspot.adapter import HubSpotCRM
 

@@ -6,12 +6,12 @@ A CRM plugin is one package that provides a class satisfying `CRM`, registered u
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
-
 
 # ------------------------------------------------------------------- errors (what to do)
 

@@ -7,8 +7,6 @@ import requests
 from hubspot import HubSpot
 
 
-
-
 def make_client(emu, token=None, strict=True):
     """The real hubspot-api-client pointed at the emulator.  ``host`` drives the
     generated APIs, ``base_url`` the ``api_request`` escape hatch (facts §5).

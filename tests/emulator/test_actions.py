@@ -6,6 +6,8 @@ import pytest
 from hubspot.crm.contacts import Filter, FilterGroup, PublicObjectSearchRequest
 from hubspot.crm.contacts.exceptions import NotFoundException
 
+from connector.crm.hubspot.emulator.errors import ApiError
+
 
 def _modified_since(client, since_ms, prop="lastmodifieddate"):
     req = PublicObjectSearchRequest(filter_groups=[FilterGroup(filters=[
@@ -45,7 +47,7 @@ def test_complete_task_and_referral(emu, client):
     assert client.crm.contacts.basic_api.get_by_id(referred).properties["firstname"] == "Ref"
     emu.set_property("contacts", referred, "jobtitle", "Staff Engineer")
     assert emu.get_contact(referred)["jobtitle"] == "Staff Engineer"
-    with pytest.raises(Exception):
+    with pytest.raises(ApiError, match="Property values were not valid"):
         emu.set_property("contacts", referred, "no_such_prop", "x")
 
 

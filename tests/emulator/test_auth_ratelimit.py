@@ -9,7 +9,6 @@ from hubspot.crm.contacts import PublicObjectSearchRequest
 from hubspot.crm.contacts.exceptions import ApiException, UnauthorizedException
 from hubspot.oauth.exceptions import ApiException as OAuthApiException
 
-
 # -- auth ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"},

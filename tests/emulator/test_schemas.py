@@ -9,14 +9,13 @@ import importlib
 import json
 import uuid
 
-import pytest
-
 import hubspot.crm.associations.v4 as assoc_pkg
 import hubspot.crm.contacts as contacts_pkg
 import hubspot.crm.objects.tasks as tasks_pkg
 import hubspot.crm.owners as owners_pkg
 import hubspot.crm.properties as properties_pkg
 import hubspot.oauth as oauth_pkg
+import pytest
 
 
 class _Wire:

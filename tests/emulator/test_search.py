@@ -57,7 +57,7 @@ def test_operators(client, people):
 
 
 def test_groups_are_or_filters_are_and(client, people):
-    ann, bob, cy, di = people
+    ann, _bob, _cy, di = people
     req = PublicObjectSearchRequest(filter_groups=[
         FilterGroup(filters=[Filter(property_name="lastname", operator="EQ", value="Lee"),
                              Filter(property_name="hs_lead_status", operator="EQ", value="NEW")]),

@@ -13,8 +13,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from hubspot import HubSpot
 from hubspot.crm.contacts import PublicObjectSearchRequest
@@ -33,8 +34,8 @@ from urllib3.util.retry import Retry
 from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteResult
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
-from .http import Caller, Throttle, WriteOutcomeUnknown
 from .filters import first_read_filters
+from .http import Caller, Throttle, WriteOutcomeUnknown
 from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
 from .settings import TIERS, HubSpotSettings, Secret, load_settings
 
@@ -86,7 +87,7 @@ class HubSpotCRM:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
-                    **kw: Any) -> "HubSpotCRM":
+                    **kw: Any) -> HubSpotCRM:
         """Build from the config's `crm:` keys; the token comes from the environment only."""
         settings, token, base_url = load_settings(raw, env)
         return cls(settings, token, base_url, **kw)
@@ -256,7 +257,9 @@ class HubSpotCRM:
                 if state is not None:
                     yield state
             for crm_id in set(by_id) - found:
-                yield to_task_state(crm_id, {key_prop: by_id[crm_id]}, key_prop, "", archived=True)
+                gone = to_task_state(crm_id, {key_prop: by_id[crm_id]}, key_prop, "", archived=True)
+                if gone is not None:  # always: the key is ours and never empty
+                    yield gone
 
     def create_tasks(self, tasks: Sequence[CreateTask]) -> list[WriteResult]:
         if len(tasks) > BATCH:
@@ -348,8 +351,7 @@ class HubSpotCRM:
         """Task key -> HubSpot id for keys whose task exists, read through each contact's
         associations (no search index involved, so no search lag): the sync uses this to
         settle writes whose outcome is unknown before anything is sent again."""
-        from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
-        from hubspot.crm.associations.v4 import PublicFetchAssociationsBatchRequest
+        from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
         from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
         wanted = set(contact_of)
@@ -401,7 +403,8 @@ class HubSpotCRM:
         """Active owners, read once per adapter (one sync run) and cached."""
         if self._owners_cache is not None:
             return self._owners_cache
-        owners, after = [], None
+        owners: list[Owner] = []
+        after: str | None = None
         while True:
             page = self.call(self._owners.get_page, limit=100, after=after, archived=False)
             owners.extend(to_owner(o) for o in page.results or [])

@@ -9,7 +9,8 @@ when it no longer matches), so this applies to the first read only.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sequences.config import Condition, Rule
 

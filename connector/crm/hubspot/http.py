@@ -17,7 +17,8 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Any
 
 from connector.crm.base import BadRecord
 from sequences.calendar import zone_or_none
@@ -171,7 +172,7 @@ def checked_contact(object_id: str, props: Mapping[str, str | None], p: ContactP
     contact = to_contact(object_id, props, p)
     source = f"hubspot contact {object_id}"
     bad: list[BadRecord] = []
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
 
     def drop(field: str, prop: str, message: str) -> None:
         bad.append(BadRecord(source, prop, message, str(object_id)))

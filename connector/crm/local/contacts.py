@@ -8,12 +8,12 @@ unclear opt-out or do-not-contact values are read the careful way (as "stop").
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timezone
-from typing import Mapping
+from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from importlib.resources import files
 
 from connector.crm.base import BadRecord
 from sequences.calendar import zone_or_none

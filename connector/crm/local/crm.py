@@ -23,12 +23,13 @@ contacts.csv (atomically) with `referred_by` = the task's contact and the id
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 import logging
 import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from connector.crm.base import (
     BadRecord,
@@ -91,7 +92,7 @@ class LocalCRM:
         self._reported_completion: dict[str, str] = {}
 
     @classmethod
-    def from_config(cls, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> "LocalCRM":
+    def from_config(cls, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> LocalCRM:
         return cls(settings, base_dir=base_dir, env=env)
 
     def _path(self, settings: Mapping[str, Any], key: str, default: str) -> Path:
@@ -361,9 +362,8 @@ class LocalCRM:
         bad: list[BadRecord] = []
         for record in records:
             row = csvio.as_dict(t_header, record.values)
-            if status_of(row.get("status", "")) is not TaskStatus.COMPLETED or outcome_of(row.get("outcome", "")) is None:
-                continue
-            if outcome_of(row.get("outcome", "")).value != "referral":
+            outcome = outcome_of(row.get("outcome", ""))
+            if status_of(row.get("status", "")) is not TaskStatus.COMPLETED or outcome is None or outcome.value != "referral":
                 continue
             given = {c: row.get(c, "").strip() for c in REFERRAL_COLUMNS}
             source = f"{label}:{record.line}"

@@ -13,9 +13,10 @@ import csv
 import fcntl
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Sequence
+from typing import IO
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,7 @@ class RecordError:
 
 
 def _numbered(f: IO[str]) -> Iterator[tuple[int, str]]:
-    for number, text in enumerate(f, start=1):
-        yield number, text
+    yield from enumerate(f, start=1)
 
 
 def read_records(f: IO[str], *, max_record_lines: int = 200) -> Iterator[Record | RecordError]:
@@ -123,7 +123,7 @@ class ChangedWhileWriting(OSError):
 
 
 def atomic_write_text(
-    path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | None | bool = False
+    path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | bool | None = False
 ) -> None:
     """Write a file through a temp file + fsync + rename; the callable fills it.
 
@@ -158,7 +158,7 @@ def atomic_write_rows(
     header: Sequence[str],
     rows: Iterable[dict[str, str]],
     *,
-    unchanged_since: tuple[int, int] | None | bool = False,
+    unchanged_since: tuple[int, int] | bool | None = False,
 ) -> None:
     """Replace `path` with a CSV of `rows` (dicts keyed by `header`), atomically."""
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from sequences.records import CreateTask, Outcome, TaskState, TaskStatus
 

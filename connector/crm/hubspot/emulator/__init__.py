@@ -13,4 +13,4 @@ from .clock import FakeClock, SystemClock
 from .properties import hubspot_tz_to_iana, iana_to_hubspot_tz
 from .requestlog import LogEntry
 
-__all__ = ["HubSpotEmulator", "FakeClock", "SystemClock", "LogEntry", "hubspot_tz_to_iana", "iana_to_hubspot_tz"]
+__all__ = ["FakeClock", "HubSpotEmulator", "LogEntry", "SystemClock", "hubspot_tz_to_iana", "iana_to_hubspot_tz"]

@@ -7,15 +7,17 @@ read-only properties.
 
 from __future__ import annotations
 
+import threading
+
 from . import errors
 from .handlers_objects import apply_create, apply_update, merge_contacts, prepare_create
-from .state import object_type
+from .state import State, object_type
 from .timefmt import normalize_datetime
 
 
 class ActionsMixin:
-    state = None  # provided by HubSpotEmulator
-    lock = None
+    state: State  # provided by HubSpotEmulator
+    lock: threading.RLock
 
     # -- reading state (for assertions) ---------------------------------------------------------
     def get_object(self, obj_type: str, object_id) -> dict | None:

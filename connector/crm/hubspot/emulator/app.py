@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from . import errors, handlers_assoc, handlers_misc, handlers_objects
+from .actions import ActionsMixin
 from .clock import FakeClock, SystemClock
 from .faults import Faults
 from .gcpause import gc_paused
@@ -19,7 +21,9 @@ from .requestlog import LogEntry, RequestLog
 from .router import Request, Response, Router
 from .seeding import contact_values, make_owners
 from .state import State
-from .actions import ActionsMixin
+
+if TYPE_CHECKING:
+    from .server import EmulatorServer
 
 FIRST_OWNER_ID = 60_000_001
 
@@ -52,7 +56,7 @@ class HubSpotEmulator(ActionsMixin):
         self.log = RequestLog()
         self.lock = threading.RLock()
         self.host, self.port = host, port
-        self._server = None
+        self._server: EmulatorServer | None = None
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -214,7 +218,7 @@ class HubSpotEmulator(ActionsMixin):
         return "oauth-app:" + self.state.oauth.client_id, True
 
     # -- server --------------------------------------------------------------------------------------
-    def start(self) -> "HubSpotEmulator":
+    def start(self) -> HubSpotEmulator:
         from .server import EmulatorServer
 
         if self._server is None:
@@ -235,7 +239,7 @@ class HubSpotEmulator(ActionsMixin):
             raise RuntimeError("the emulator is not running; call start()")
         return f"http://{self.host}:{self.port}"
 
-    def __enter__(self) -> "HubSpotEmulator":
+    def __enter__(self) -> HubSpotEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors
 from .router import Request, Response
 from .state import TYPE_IDS, State, object_type
@@ -51,7 +53,7 @@ def batch_read(state: State, req: Request) -> Response:
         if start + PER_RECORD_MAX < len(targets):
             entry["paging"] = {"next": {"after": str(targets[start + PER_RECORD_MAX][0])}}
         results.append(entry)
-    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": state.now_iso()}
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": state.now_iso()}
     if errs:
         body["numErrors"] = len(errs)
         body["errors"] = errs
@@ -66,7 +68,7 @@ def per_record(state: State, req: Request) -> Response:
     targets = sorted(state.live_targets(frm, rec.id, to).items()) if rec else []
     if after and after.isdigit():
         targets = [t for t in targets if t[0] >= int(after)]
-    body = {"results": [{"toObjectId": tid, "associationTypes": _types(frm, to, types)}
+    body: dict[str, Any] = {"results": [{"toObjectId": tid, "associationTypes": _types(frm, to, types)}
                         for tid, types in targets[:limit]]}
     if len(targets) > limit:
         body["paging"] = {"next": {"after": str(targets[limit][0])}}
@@ -107,8 +109,8 @@ def batch_create_default(state: State, req: Request) -> Response:
             raise errors.validation("One or more associations are invalid: an object does not exist.")
         checked.append((a.id, b.id))
     results = []
-    for a, b in checked:
-        results.extend(_associate(state, frm, a, to, b))
+    for from_id, to_id in checked:
+        results.extend(_associate(state, frm, from_id, to, to_id))
     return Response(200, {"status": "COMPLETE", "results": results, "startedAt": started,
                           "completedAt": state.now_iso()})
 
@@ -135,6 +137,7 @@ def create_labelled(state: State, req: Request) -> Response:
             raise errors.validation(f"Association type {spec.get('associationTypeId')} is not valid from {frm} to {to}.")
     _associate(state, frm, req.params["objectId"], to, req.params["toObjectId"])
     a, b = state.stores[frm].get(req.params["objectId"]), state.stores[to].get(req.params["toObjectId"])
+    assert a is not None and b is not None  # _associate raised otherwise
     return Response(201, {"fromObjectTypeId": TYPE_IDS[frm], "fromObjectId": a.id, "toObjectTypeId": TYPE_IDS[to],
                           "toObjectId": b.id, "labels": []})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors
 from .errors import correlation_id
 from .router import Request, Response
@@ -24,7 +26,7 @@ def list_owners(state: State, req: Request) -> Response:
             raise errors.validation(f"after must be a valid paging cursor; got {after!r}")
         start = int(after)
     page = owners[start:start + limit]
-    body = {"results": page}
+    body: dict[str, Any] = {"results": page}
     if start + limit < len(owners):
         nxt = str(start + limit)
         body["paging"] = {"next": {"after": nxt, "link": f"{state.base_url}/crm/v3/owners/?after={nxt}"}}

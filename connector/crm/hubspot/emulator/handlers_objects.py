@@ -4,6 +4,7 @@ upsert/archive, search, merge (``/crm/v3/objects/{objectType}...``)."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from . import errors, search
 from .properties import TEXT_SEARCHED
@@ -28,7 +29,7 @@ def _inputs(body, limit: int = BATCH_MAX) -> list:
 def _batch_body(results: list, errs: list, started: str, state: State) -> dict:
     if state.shuffle_batch_results:
         random.shuffle(results)
-    body = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": state.now_iso()}
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": state.now_iso()}
     if errs:
         body["numErrors"] = len(errs)
         body["errors"] = errs
@@ -129,7 +130,7 @@ def list_objects(state: State, req: Request) -> Response:
         after = int(after_raw)
     page, nxt = store.page(after, limit, archived=req.q_bool("archived"))
     props, history, assoc = req.q_list("properties"), req.q_list("propertiesWithHistory"), req.q_list("associations")
-    body = {"results": [state.render(t, r, props, history=history, associations=assoc) for r in page]}
+    body: dict[str, Any] = {"results": [state.render(t, r, props, history=history, associations=assoc) for r in page]}
     if nxt is not None:
         body["paging"] = {"next": {"after": str(nxt), "link": f"{state.base_url}/crm/v3/objects/{t}?after={nxt}"}}
     return Response(200, body)
@@ -170,7 +171,7 @@ def update_object(state: State, req: Request) -> Response:
 
 
 def archive_object(state: State, req: Request) -> Response:
-    t, store, _ = _store(state, req)
+    _t, store, _ = _store(state, req)
     rec = store.get(req.params["objectId"])
     if rec is not None:  # deleting an unknown id is a 204 too (facts §2.2)
         store.archive(rec)
@@ -304,7 +305,7 @@ def batch_upsert(state: State, req: Request) -> Response:
 
 
 def batch_archive(state: State, req: Request) -> Response:
-    t, store, _ = _store(state, req)
+    _t, store, _ = _store(state, req)
     for item in _inputs(req.json()):
         rec = store.get(str((item or {}).get("id", "")))
         if rec is not None:

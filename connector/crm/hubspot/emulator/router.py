@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import parse_qs, unquote
 
 from . import errors
@@ -42,7 +42,7 @@ class Request:
 
     def q_list(self, name: str) -> list[str]:
         """A list parameter sent repeated (``?properties=a&properties=b``) or comma-joined."""
-        out = []
+        out: list[str] = []
         for value in self.query.get(name, []):
             out.extend(part.strip() for part in value.split(",") if part.strip())
         return out

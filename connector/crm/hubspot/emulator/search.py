@@ -13,7 +13,7 @@ from operator import itemgetter
 
 from . import errors
 from .gcpause import gc_paused
-from .timefmt import normalize_date, parse_timestamp_ms, iso_from_ms
+from .timefmt import iso_from_ms, normalize_date, parse_timestamp_ms
 
 MAX_GROUPS, MAX_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_LIMIT, MAX_RESULTS, MAX_QUERY = 200, 10_000, 3_000
@@ -255,10 +255,7 @@ def _keep_fn(groups, text):
         filters = groups[0]
 
         def base(oid, p):
-            for f in filters:
-                if not f(oid, p):
-                    return False
-            return True
+            return all(f(oid, p) for f in filters)
     elif groups:
         def base(oid, p):
             for g in groups:

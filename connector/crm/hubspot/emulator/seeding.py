@@ -98,7 +98,7 @@ def make_owners(n: int, first_id: int, now_iso: str, seed: int = 0) -> list[dict
 def contact_values(rng: random.Random, index: int, now_ms: int, owner_ids: list[str]) -> tuple[dict, int, int]:
     """One synthetic contact: (properties, createdate ms, lastmodifieddate ms)."""
     r = rng.random
-    code, country, domain, prefix, places, firsts, lasts = rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0]
+    _code, country, domain, prefix, places, firsts, lasts = rng.choices(COUNTRIES, COUNTRY_WEIGHTS)[0]
     zone, state, city = rng.choice(places)
     if r() < 0.06:
         first, last = rng.choice(ODD_NAMES)

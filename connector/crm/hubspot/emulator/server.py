@@ -5,11 +5,16 @@ without a response)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .app import HubSpotEmulator
 
 _REASONS = {207: "Multi-Status", 429: "Too Many Requests"}
 
@@ -18,9 +23,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "HubSpotEmulator/1.0"
-    emulator = None  # set per server class
+    emulator: HubSpotEmulator  # set per server class
 
-    def log_message(self, format, *args):  # noqa: A002 - keep stderr quiet (and token-free)
+    def log_message(self, format, *args):
         pass
 
     def _serve(self) -> None:
@@ -82,17 +87,15 @@ class _Server(ThreadingHTTPServer):
         with self.conn_lock:
             conns, self.open_connections = list(self.open_connections), set()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request, client_address):  # a client hanging up is not an error here
         pass
 
 
 class EmulatorServer:
-    def __init__(self, emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, emulator: HubSpotEmulator, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("BoundHandler", (_Handler,), {"emulator": emulator})
         self.httpd = _Server((host, port), handler)
         self.port = self.httpd.server_address[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from bisect import bisect_left
+from typing import ClassVar
 
 from . import errors
 from .properties import CREATED, MODIFIED, PropertyRegistry
@@ -20,7 +21,7 @@ SINGULAR = {"contacts": "contact", "tasks": "task"}
 
 
 class Record:
-    __slots__ = ("id", "props", "created_at", "updated_at", "archived_at")
+    __slots__ = ("archived_at", "created_at", "id", "props", "updated_at")
 
     def __init__(self, id_: int, props: dict, created_at: str, updated_at: str) -> None:
         self.id = id_
@@ -219,8 +220,8 @@ class ObjectStore:
 class AssociationStore:
     """Undirected pairs with a type id per direction (contact->task 203, task->contact 204)."""
 
-    DEFAULT_TYPES = {("contacts", "tasks"): 203, ("tasks", "contacts"): 204}
-    LABELS = {203: "contact_to_task", 204: "task_to_contact"}
+    DEFAULT_TYPES: ClassVar[dict[tuple[str, str], int]] = {("contacts", "tasks"): 203, ("tasks", "contacts"): 204}
+    LABELS: ClassVar[dict[int, str]] = {203: "contact_to_task", 204: "task_to_contact"}
 
     def __init__(self) -> None:
         self.edges: dict[tuple[str, int], dict[str, dict[int, set[int]]]] = {}

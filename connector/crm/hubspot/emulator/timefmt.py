@@ -12,7 +12,7 @@ _EPOCH_MS = re.compile(r"^-?\d{1,15}$")
 def iso_from_ms(ms: int) -> str:
     """``1700000000123`` -> ``2023-11-14T22:13:20.123Z``."""
     secs, milli = divmod(int(ms), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%03dZ" % milli
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{milli:03d}Z"
 
 
 def parse_timestamp_ms(value) -> int | None:
@@ -28,7 +28,7 @@ def parse_timestamp_ms(value) -> int | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return int(round(value.timestamp() * 1000))
+        return round(value.timestamp() * 1000)
     if isinstance(value, date):
         return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp() * 1000)
     text = str(value).strip()
@@ -44,7 +44,7 @@ def parse_timestamp_ms(value) -> int | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(round(parsed.timestamp() * 1000))
+    return round(parsed.timestamp() * 1000)
 
 
 def normalize_datetime(value) -> str | None:
