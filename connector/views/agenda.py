@@ -7,9 +7,11 @@ contact's own time is shown beside a call when it differs.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .state import OwnerView, StateView, TaskView
 
@@ -136,11 +138,11 @@ def render(agendas: list[OwnerAgenda], now: datetime, width: int) -> str:
                 grid.add_column(name, no_wrap=name in ("channel", "phone / email", "their time"),
                                 overflow="fold")
             for t in rows:
-                due = t.due_at.astimezone(zone) if t.due_at else None
+                due = t.due_at.astimezone(zone) if t.due_at else None  # noqa: B023 - called in this iteration
                 when = (f"{due:%a %d %b %H:%M}" if with_date else f"{due:%H:%M}") if due else ""
                 subject = t.subject + ("  (not in the CRM yet)" if t.state in ("unsent", "planned") else "")
                 grid.add_row(when, CHANNEL_LABEL.get(t.channel, t.channel), t.contact_name, t.reach,
-                             subject, _their_time(t, a.owner))
+                             subject, _their_time(t, a.owner))  # noqa: B023 - called in this iteration
             console.print(grid)
 
         today = now.astimezone(zone).date()
@@ -164,7 +166,9 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-class _Null:
+class _Null(io.StringIO):
+    """Output thrown away (the console only records)."""
+
     def write(self, _: str) -> int:
         return 0
 

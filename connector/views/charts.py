@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Colormap, Normalize
+    from matplotlib.figure import Figure
 
 CHANNEL_COLOURS = {"call": "#1f77b4", "email": "#2ca02c", "linkedin": "#0a66c2", "meeting": "#9467bd", "todo": "#8c564b"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -32,7 +38,7 @@ def _svg(fig: object, salt: str) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 role="img"', text, count=1)
 
 
-def _figure(width: float, height: float) -> object:
+def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=96)
@@ -84,16 +90,16 @@ def heatmap(owner_name: str, days: Sequence[DayLoad], capacity: int, salt: str) 
     return _svg(fig, salt)
 
 
-def _cmap() -> object:
+def _cmap() -> Colormap:
     from matplotlib import colormaps
 
     return colormaps["YlOrRd"]
 
 
-def _scalar_mappable(cmap: object, norm: object) -> object:
+def _scalar_mappable(cmap: Colormap, norm: Normalize) -> ScalarMappable:
     from matplotlib.cm import ScalarMappable
 
-    return ScalarMappable(norm=norm, cmap=cmap)  # type: ignore[arg-type]
+    return ScalarMappable(norm=norm, cmap=cmap)
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def funnel(title: str, rows: Sequence[tuple[str, int, int, int, int, int]], salt
     ax = fig.add_subplot()
     y = np.arange(len(rows))
     height = 0.16
-    for k, (name, colour) in enumerate(zip(series, colours)):
+    for k, (name, colour) in enumerate(zip(series, colours, strict=True)):
         values = [r[k + 1] for r in rows]
         bars = ax.barh(y + (k - 2) * height, values, height=height, color=colour, label=name)
         ax.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize=6.5, padding=2)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from sequences.config import Cadence, Config
 from sequences.records import Enrollment, EnrollmentStatus

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.store import CLOSED, CREATED, FAILED, LEDGER_STATUSES, PENDING, UNKNOWN, LedgerRow
 from sequences.calendar import zone_or_none
 from sequences.config import Config
 from sequences.records import Contact, Enrollment, Owner
-
-from connector.store import CLOSED, CREATED, FAILED, LEDGER_STATUSES, PENDING, UNKNOWN, LedgerRow
 
 NO_OWNER_NAME = "(no owner)"
 
