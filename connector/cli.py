@@ -8,7 +8,7 @@ import importlib
 import click
 
 from connector import __version__
-from connector.clikit import GC_THRESHOLD
+from connector.clikit import GC_THRESHOLD, CommandGroup
 
 # (module, attribute, name): commands live beside the concern they drive.
 _COMMANDS = [
@@ -28,8 +28,11 @@ _COMMANDS = [
 
 
 @click.group(
+    cls=CommandGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 success, 1 the run failed, 2 bad input (config, CSV, flags).",
+    epilog="Exit codes (every command): 0 success (also a sync stopped by SIGTERM/Ctrl-C after recording its "
+           "work), 1 the run failed (CRM unreachable or refusing, lock held, state file unusable), 2 bad input "
+           "(config, flags, missing token, a CRM file that cannot be read) or a mass change held for confirmation.",
 )
 @click.version_option(__version__, prog_name="cadence")
 def main() -> None:

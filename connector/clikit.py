@@ -19,6 +19,12 @@ EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 
+# One table for every command (README "Exit codes"). A run's report status -> exit code:
+# a run stopped on request (SIGTERM, Ctrl-C) recorded what it sent and the next run resumes,
+# so it is not a failure; a run refused for bad input or held for a mass change is exit 2.
+STATUS_EXIT = {"ok": EXIT_OK, "stopped": EXIT_OK, "deferred": EXIT_RUN_FAILED, "failed": EXIT_RUN_FAILED,
+               "refused": EXIT_BAD_INPUT, "held": EXIT_BAD_INPUT}
+
 
 class UserError(click.ClickException):
     """A mistake the user can fix: printed without a traceback, exit code 2."""
@@ -86,3 +92,59 @@ def load_config_or_exit(path: Any) -> Any:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def exit_code_for(status: str) -> int:
+    """The exit code of a run that ended with this report status."""
+    return STATUS_EXIT.get(status, EXIT_RUN_FAILED)
+
+
+def user_facing(exc: BaseException) -> click.ClickException | None:
+    """What a person can cause, as a one-line error and its exit code (None: a bug, keep the traceback).
+
+    Bad input (2): config and CRM settings, a missing token, CRM files that cannot be read.
+    The run failed (1): the CRM refused or could not be reached, the state file or its
+    folder cannot be used (read-only, not a database, written by a newer crm-cadence).
+    """
+    import sqlite3
+
+    from connector.crm.base import ConfigError, CRMError, UnreadableInput
+    from connector.store import StateFileError
+
+    if isinstance(exc, (ConfigError, UnreadableInput)):
+        return UserError(str(exc))
+    if isinstance(exc, (CRMError, StateFileError)):
+        return RunFailed(str(exc))
+    if isinstance(exc, sqlite3.Error):
+        return RunFailed(f"the state file cannot be used: {exc} (is its folder writable? is it a crm-cadence state file?)")
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return RunFailed(f"{exc.strerror or exc}:{where}" if exc.strerror else f"{exc}")
+    return None
+
+
+def _friendly(invoke: Any, ctx: click.Context) -> Any:
+    try:
+        return invoke(ctx)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        friendly = user_facing(exc)
+        if friendly is None:
+            raise
+        raise friendly from None
+
+
+class Command(click.Command):
+    """A command whose user-caused errors end in one line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _friendly(super().invoke, ctx)
+
+
+class CommandGroup(click.Group):
+    """The `cadence` group: anything a user can cause ends in one line on stderr and the
+    documented exit code, never a traceback, whichever command raised it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _friendly(super().invoke, ctx)

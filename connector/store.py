@@ -46,6 +46,10 @@ LEDGER_STATUSES = (PENDING, CREATED, UNKNOWN, CLOSED, FAILED)
 # ------------------------------------------------------------------------- time codec
 
 
+class StateFileError(RuntimeError):
+    """The state file cannot be used by this version (e.g. written by a newer crm-cadence)."""
+
+
 def ts(value: datetime | None) -> str | None:
     """A UTC timestamp as fixed-width text (sorts and compares correctly as text)."""
     if value is None:

@@ -26,6 +26,7 @@ from .store import (
     UNKNOWN,
     LedgerRow,
     RunRecord,
+    StateFileError,
     contact_from_json,
     enrollment_from_json,
     from_ts,
@@ -138,7 +139,8 @@ def migrate(db: sqlite3.Connection) -> int:
     current = row[0] or 0
     latest = max(MIGRATIONS)
     if current > latest:
-        raise RuntimeError(f"the state file has schema version {current}, newer than this crm-cadence ({latest}): upgrade")
+        raise StateFileError(f"the state file has schema version {current}, newer than this crm-cadence ({latest}): "
+                             "upgrade crm-cadence, or point `state:` at another file")
     for version in sorted(v for v in MIGRATIONS if v > current):
         db.execute("BEGIN IMMEDIATE")
         try:

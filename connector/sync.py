@@ -37,10 +37,11 @@ from zoneinfo import ZoneInfo
 
 from sequences.calendar import zone_or_none
 from sequences.config import Condition, Config, Rule
-from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot
+from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot, TaskStatus
 
-from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, WriteResult
+from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput, WriteResult
 from .logs import fields, redact
+from .massexit import MassExitHeld, MassExitLimit, Vanished, check as check_mass_exit
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
 from .store_sqlite import SQLiteStore, state_path
 
@@ -118,7 +119,7 @@ class SyncReport:
     account: str
     started_at: datetime
     plan_only: bool = False
-    status: str = "ok"  # ok / stopped / deferred / failed
+    status: str = "ok"  # ok / stopped / deferred / failed / refused (bad input) / held (mass change)
     run_id: int = 0
     created: list[TaskItem] = field(default_factory=list)
     closed: list[CloseItem] = field(default_factory=list)
@@ -297,8 +298,10 @@ def _default_planner() -> Planner:
 
 class _Run:
     def __init__(self, config: Config, crm: CRM, store: Store, report: SyncReport, now: datetime,
-                 planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None):
+                 planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None,
+                 mass_exit: MassExitLimit | None = None):
         self.config, self.crm, self.store, self.report = config, crm, store, report
+        self.mass_exit = mass_exit or MassExitLimit()
         self.now, self.planner, self.stop, self.plan_only = now, planner, stop, plan_only
         self.progress = progress or (lambda *a: None)
         self.caps = crm.capabilities
@@ -570,19 +573,42 @@ class _Run:
         every = getattr(self.crm, "sweep_every", SWEEP_EVERY)
         if (verify is None and check is None) or (last is not None and self.now - last < every):
             return
-        if verify is not None:
-            ids = self.store.live_contact_ids()
-            gone = list(verify(ids)) if ids else []
-            if gone:
-                self.store.upsert_contacts(gone, self.now)
-                self.store.mark_needs_plan([c.id for c in gone])
-            self.report.counts["contacts_gone"] += len(gone)
-        if check is not None:
-            open_tasks = self.store.open_task_ids()
-            if open_tasks:
-                changed = self.store.apply_task_states(check(open_tasks), self.now)
-                self.store.mark_needs_plan(changed)
+        live = self.store.live_contact_ids()
+        gone = list(verify(live)) if verify is not None and live else []
+        open_tasks = self.store.open_task_ids() if check is not None else {}
+        states = list(check(open_tasks)) if open_tasks else []
+        self.hold_mass_exit(len(live), gone, states)
+        if gone:
+            self.store.upsert_contacts(gone, self.now)
+            self.store.mark_needs_plan([c.id for c in gone])
+        self.report.counts["contacts_gone"] += len(gone)
+        if states:
+            self.store.mark_needs_plan(self.store.apply_task_states(states, self.now))
         self.swept = True
+
+    def hold_mass_exit(self, active: int, gone: Sequence[Contact], states: Sequence[Any]) -> None:
+        """The safety valve (connector.massexit): raises MassExitHeld before anything is applied."""
+        deleted = [s.key for s in states if s.status is TaskStatus.DELETED]
+        owners = {r.key: r.contact_id for r in map(self.store.get, deleted) if r is not None}
+        seen = Vanished(active=active, contacts=[c.id for c in gone], tasks=sorted(set(owners.values())))
+        check_mass_exit(seen, self.mass_exit)
+
+    def restore_missing_tasks(self) -> None:
+        """Open tasks whose row vanished from the CRM's file (a stale copy saved over it) are
+        written back from the state: a missing row is never a deletion."""
+        missing = getattr(self.crm, "missing_tasks", None)
+        rows = [r for r in map(self.store.get, missing() if missing else []) if r is not None and r.status == CREATED]
+        for batch in _chunked(rows, self.caps.max_batch):
+            results = [WriteResult(r.key, True, crm_id=r.crm_id) for r in batch]
+            if not self.plan_only:
+                results = self._call(self.crm.create_tasks, [r.task for r in batch])
+            for row, res in zip(batch, results):
+                if res.ok:
+                    self.report.counts["tasks_restored"] += 1
+                    self.report.add("notes", NoteItem(row.contact_id, "", "restore", row.task.cadence_id, row.task.step_id,
+                                                      "its task row was missing from the tasks file: written back, still open"))
+                else:
+                    self.report.error(f"restore {row.key} (contact {row.contact_id}): {res.error}")
 
     def execute(self) -> None:
         self.reconcile()
@@ -593,11 +619,20 @@ class _Run:
         self.check_stop()
         self.sweep()
         self.check_stop()
+        self.restore_missing_tasks()
+        self.check_stop()
         self.plan()  # records intents and, unless a dry run, pushes them chunk by chunk
         if self.plan_only:
             self.report_pending()
             return
         self.move_cursors()
+
+
+def _mass_exit_limit(config: Config, allowed: bool) -> MassExitLimit:
+    limits = getattr(config, "mass_exit", None)
+    if limits is None:
+        return MassExitLimit(allowed=allowed)
+    return MassExitLimit(max_share=limits.max_share, max_count=limits.max_count, allowed=allowed)
 
 
 def _task_item(task: CreateTask, crm_id: str) -> TaskItem:
@@ -641,6 +676,7 @@ def run_sync(
     stop: threading.Event | None = None,
     env: Any = None,
     progress: Callable[..., None] | None = None,
+    allow_mass_exit: bool = False,
 ) -> SyncReport:
     """One sync run for a loaded config (`.config`, `.directory`); returns its report.
 
@@ -669,13 +705,24 @@ def run_sync(
         try:
             report.run_id = store.start_run(now, plan_only=plan_only)
             log.info("run started", extra=fields(account=account, run=report.run_id, plan_only=plan_only, now=now.isoformat()))
-            run = _Run(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress)
+            run = _Run(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
+                       _mass_exit_limit(config, allow_mass_exit))
             error = ""
             try:
                 run.execute()
             except SyncStopped:
                 report.status = "stopped"
                 log.warning("run stopped on request; the next run resumes", extra=fields(run=report.run_id))
+            except UnreadableInput as exc:
+                report.status = "refused"
+                error = str(exc)
+                report.error(error)
+                log.error("run refused: bad input, nothing planned or written", extra=fields(run=report.run_id, error=error))
+            except MassExitHeld as exc:
+                report.status = "held"
+                error = str(exc)
+                report.error(error)
+                log.error("run held: mass change", extra=fields(run=report.run_id, error=error))
             except RetryLaterError as exc:
                 report.status = "deferred"
                 error = redact(str(exc))

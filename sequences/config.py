@@ -338,6 +338,13 @@ class CRMSettings(BaseModel):
     type: str = Field("local", description="an installed CRM plugin: local, hubspot, ...")
 
 
+class MassExit(_Model):
+    """The safety valve: a run that would act on more vanished records than this stops and asks."""
+
+    max_share: float = Field(0.2, ge=0, le=1, description="share of the active enrollments (0.2 = 20%)")
+    max_count: int = Field(10, ge=0, description="number of enrollments")
+
+
 class Config(_Model):
     version: Literal[1] = Field(1, description="config format version")
     account: str = Field("", description="CRM account id for task keys; default: the CRM's own")
@@ -348,6 +355,10 @@ class Config(_Model):
     guards: Guards = Field(default_factory=Guards)
     outcomes: OutcomeMapping = Field(default_factory=OutcomeMapping)
     referral_thanks: bool = Field(True, description="create a thank-you task for whoever gave a referral")
+    mass_exit: MassExit = Field(
+        default_factory=MassExit,
+        description="stop a run that would end or move more than max_count AND more than max_share of the "
+                    "active enrollments because their contacts or open tasks vanished (--allow-mass-exit to confirm)")
     scripts: dict[str, Script] = Field(default_factory=dict)
     cadences: list[Cadence] = Field(min_length=1)
 

@@ -401,8 +401,10 @@ class _Contact:
             elif task is None or task.status is TaskStatus.OPEN:
                 return  # still waiting on the recruiter (or on the CRM to confirm the task)
             elif task.status is TaskStatus.DELETED:
-                self._end(e, EnrollmentStatus.EXITED, "the recruiter deleted the follow-up task")
-                return
+                # cancelled or skipped (or deleted in the CRM): this touch will not happen; the
+                # cadence moves on. Only an outcome ends it (checked above).
+                self._note("skip", e.cadence_id, "the recruiter cancelled or skipped the task: on to the next step")
+                e = self._put(_evolve(e, open_task_key="", anchor_at=self.run.now))
             else:
                 anchor = task.completed_at or self.run.now
                 e = self._put(_evolve(e, open_task_key="", anchor_at=anchor))

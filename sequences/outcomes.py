@@ -11,7 +11,7 @@ def detect_outcome(mapping: OutcomeMapping, contact: Contact, enrollment: Enroll
 
     Hard stops first (do not contact, full opt-out), then a lead status that changed
     since enrollment, then replies and meetings after enrollment, then the outcome a
-    recruiter recorded on the completed task.
+    recruiter recorded on the task (done, or cancelled/skipped with an outcome).
     """
     if contact.do_not_contact:
         return Outcome.DO_NOT_CONTACT, "marked do not contact in the CRM"
@@ -25,6 +25,6 @@ def detect_outcome(mapping: OutcomeMapping, contact: Contact, enrollment: Enroll
         return Outcome.REPLIED, f"replied on {contact.last_reply_at:%Y-%m-%d}"
     if mapping.meeting_finishes and contact.last_meeting_at and contact.last_meeting_at > since:
         return Outcome.MEETING_BOOKED, f"meeting booked on {contact.last_meeting_at:%Y-%m-%d}"
-    if task is not None and task.status is TaskStatus.COMPLETED and task.outcome is not None:
+    if task is not None and task.status is not TaskStatus.OPEN and task.outcome is not None:
         return task.outcome, f"recruiter recorded '{task.outcome.value.replace('_', ' ')}' on the task"
     return Outcome.NO_RESPONSE, "no response yet"

@@ -12,7 +12,7 @@ from crm_conformance import SEED_CONTACTS, make_task
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local, write_csv
 
 from connector.crm import registry
-from connector.crm.base import ConfigError, ReadContext
+from connector.crm.base import ConfigError, ReadContext, UnreadableInput
 from connector.crm.local import LocalCRM, csvio
 from sequences.config import Config
 from sequences.records import CloseTask, TaskStatus
@@ -85,10 +85,10 @@ def test_extra_columns_become_properties(tmp_path: Path) -> None:
     assert contacts[0].prop("submission_status") == "submitted"
 
 
-def test_a_file_without_an_id_column_is_a_config_error(tmp_path: Path) -> None:
-    """contacts.csv with no id column stops the read with an error naming the file."""
+def test_a_file_without_an_id_column_is_unreadable_input(tmp_path: Path) -> None:
+    """contacts.csv with no id column stops the read with a located error (file:line: field: message)."""
     crm = raw_contacts(tmp_path, "name,email\nAda,ada@example.com\n")
-    with pytest.raises(ConfigError, match=r"contacts.csv:1: no 'id' column"):
+    with pytest.raises(UnreadableInput, match=r"contacts.csv:1: header: no 'id' column"):
         read(crm)
 
 
@@ -238,14 +238,14 @@ def test_recruiter_spellings_of_status_and_outcome_are_understood(tmp_path: Path
     assert states[b.key].outcome.value == "opted_out"
 
 
-def test_a_deleted_row_reads_as_a_deleted_task(tmp_path: Path) -> None:
-    """A task row the recruiter removed from tasks.csv reads back as DELETED for its known key."""
+def test_a_missing_row_is_not_a_deletion(tmp_path: Path) -> None:
+    """A task row gone from tasks.csv reads as nothing (never DELETED) and is listed as missing, to be restored."""
     crm = LocalCRM({}, base_dir=seed_local(tmp_path))
     task = make_task("c1")
     [res] = crm.create_tasks([task])
     write_csv(tmp_path / "tasks.csv", ["key"], [])
-    [state] = list(crm.read_task_changes(None, {task.key: res.crm_id}))
-    assert state.status is TaskStatus.DELETED and state.crm_id == res.crm_id
+    assert list(crm.read_task_changes(None, {task.key: res.crm_id})) == []
+    assert crm.missing_tasks() == [task.key]
 
 
 # ------------------------------------------------------------------------------ referrals

@@ -10,13 +10,12 @@ from typing import Any
 
 import click
 
-from connector.clikit import EXIT_RUN_FAILED, echo_json, fail, load_config_or_exit, parse_now
+from connector.clikit import EXIT_OK, Command, EXIT_RUN_FAILED, echo_json, exit_code_for, fail, load_config_or_exit, parse_now
 
 _FORMATS = click.Choice(["auto", "text", "json"])
 
 
-def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_format: str) -> None:
-    from connector.crm.base import ConfigError
+def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_format: str, allow_mass_exit: bool = False) -> None:
     from connector.logs import progress_bar, setup_logging
     from connector.service import stop_on_signals
     from connector.sync import LockHeld, run_sync
@@ -27,44 +26,59 @@ def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_form
     stop = threading.Event()
     try:
         with stop_on_signals(stop), progress_bar(None if not as_json else False) as progress:
-            report = run_sync(loaded, now=moment, plan_only=plan_only, stop=stop, progress=progress)
+            report = run_sync(loaded, now=moment, plan_only=plan_only, stop=stop, progress=progress,
+                              allow_mass_exit=allow_mass_exit)
     except LockHeld as exc:
         fail(str(exc), EXIT_RUN_FAILED)
-    except ConfigError as exc:
-        fail(str(exc))
     if as_json:
         echo_json(report.to_dict())
     else:
         click.echo(report.to_text())
-    if not report.ok:
-        raise SystemExit(EXIT_RUN_FAILED)
+    code = exit_code_for(report.status)
+    if code != EXIT_OK:
+        click.echo(f"error: {report.errors[0] if report.errors else 'the run ' + report.status}", err=True)
+        raise SystemExit(code)
 
 
-@click.command("plan")
+_ALLOW = click.option("--allow-mass-exit", is_flag=True,
+                      help="Confirm a run that ends or moves many enrollments because their records vanished "
+                           "(the config's mass_exit limits).")
+
+
+@click.command("plan", cls=Command)
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--now", help="Plan as of this ISO 8601 time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plan_command(config: Path, now: str | None, as_json: bool) -> None:
-    """Dry run: the tasks a sync would create and close now, with reasons. Writes nothing."""
-    _run(config, now, True, as_json, "auto")
+@_ALLOW
+def plan_command(config: Path, now: str | None, as_json: bool, allow_mass_exit: bool) -> None:
+    """Dry run: the tasks a sync would create and close now, with reasons. Writes nothing.
+
+    Exit codes as for `sync`.
+    """
+    _run(config, now, True, as_json, "auto", allow_mass_exit)
 
 
-@click.command("sync")
+@click.command("sync", cls=Command)
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--now", help="Run as of this ISO 8601 time (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option("--log-format", type=_FORMATS, default="auto", show_default=True,
               help="Log lines on stderr: key=value text, JSON lines, or auto (progress bar on a terminal).")
-def sync_command(config: Path, now: str | None, as_json: bool, log_format: str) -> None:
+@_ALLOW
+def sync_command(config: Path, now: str | None, as_json: bool, log_format: str, allow_mass_exit: bool) -> None:
     """One sync: read contacts and tasks, plan, write follow-up tasks to the CRM.
 
-    Exit 0 when the run did its job, 1 when it failed or another sync holds the lock,
-    2 for a bad config or flags.
+    \b
+    Exit 0: the run did its job (rows it had to skip are in the report), or it was
+            stopped by SIGTERM/Ctrl-C after recording its work (the next run resumes).
+    Exit 1: the run failed (CRM unreachable or refusing), or another sync holds the lock.
+    Exit 2: bad input (config, flags, missing token, a CRM file that cannot be read
+            whole), or a mass change held for --allow-mass-exit. Nothing was written.
     """
-    _run(config, now, False, as_json, log_format)
+    _run(config, now, False, as_json, log_format, allow_mass_exit)
 
 
-@click.command("serve")
+@click.command("serve", cls=Command)
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--every", help="Interval between runs: 30s, 15m, 1h, 1h30m.")
 @click.option("--cron", "cron", help='Cron expression, e.g. "*/15 * * * *" (UTC).')
@@ -90,26 +104,18 @@ def serve_command(config: Path, every: str | None, cron: str | None, jitter: str
         serve(config, schedule, stop=stop)
 
 
-@click.command("status")
+@click.command("status", cls=Command)
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--now", help="Count overdue tasks as of this ISO 8601 time (default: now).")
 def status_command(config: Path, as_json: bool, now: str | None) -> None:
     """Enrollments by cadence, step and state; exits by reason; open and overdue tasks per owner; last runs."""
-    from connector.crm.base import ConfigError
-    from connector.crm.registry import load_crm
+    from connector.crm.registry import account_of
     from connector.store_sqlite import SQLiteStore, state_path
 
     moment = parse_now(now)
     loaded = load_config_or_exit(config)
-    try:
-        crm = load_crm(loaded)
-    except ConfigError as exc:
-        fail(str(exc))
-    try:
-        account = loaded.config.account or crm.account_id()
-    finally:
-        crm.close()
+    account = account_of(loaded)  # from the config alone: no token, no request
     path = state_path(loaded)
     store = SQLiteStore.snapshot(path, account)
     try:

@@ -32,6 +32,11 @@ class ConfigError(CRMError):
     """The CRM settings in the config are wrong; the message names the key."""
 
 
+class UnreadableInput(CRMError):
+    """Input a person must fix before anything can be planned from it (a CRM file that cannot
+    be read whole): the run stops before writing anything, exit 2. The message locates it."""
+
+
 # ------------------------------------------------------------------------------ records
 
 

@@ -118,3 +118,21 @@ def load_crm(loaded_config: Any, *, env: Mapping[str, str] = os.environ) -> CRM:
     crm_settings = loaded_config.config.crm
     settings = crm_settings.model_dump(exclude={"type"})
     return build(crm_settings.type, settings, base_dir=Path(loaded_config.directory), env=env)
+
+
+def account_of(loaded_config: Any, *, env: Mapping[str, str] = os.environ) -> str:
+    """The account a config's runs use (its `account:`, else the CRM's own), without building
+    the CRM when its factory can tell (`account_for`): no token or request needed."""
+    if loaded_config.config.account:
+        return str(loaded_config.config.account)
+    crm_settings = loaded_config.config.crm
+    settings = crm_settings.model_dump(exclude={"type"})
+    factory = get_factory(crm_settings.type)
+    account_for = getattr(factory, "account_for", None)
+    if account_for is not None:
+        return str(account_for(settings, env=env))
+    crm = build(crm_settings.type, settings, base_dir=Path(loaded_config.directory), env=env)
+    try:
+        return crm.account_id()
+    finally:
+        crm.close()

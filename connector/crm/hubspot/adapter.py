@@ -37,7 +37,7 @@ from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 from .filters import first_read_filters
 from .http import Caller, Throttle, WriteOutcomeUnknown
 from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
-from .settings import TIERS, HubSpotSettings, Secret, load_settings
+from .settings import TIERS, HubSpotSettings, Secret, account_of, load_settings
 
 log = logging.getLogger("cadence.hubspot")
 
@@ -91,6 +91,11 @@ class HubSpotCRM:
         """Build from the config's `crm:` keys; the token comes from the environment only."""
         settings, token, base_url = load_settings(raw, env)
         return cls(settings, token, base_url, **kw)
+
+    @classmethod
+    def account_for(cls, raw: Mapping[str, Any], *, env: Mapping[str, str] = os.environ) -> str:
+        """`account_id()` from the config alone: no token, no request."""
+        return account_of(raw, env)
 
     def __repr__(self) -> str:
         return f"HubSpotCRM(base_url={self.base_url!r}, tier={self.settings.tier!r})"

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connector.crm.base import ConfigError, FatalCRMError
+from connector.crm.base import ConfigError
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 # requests per rolling 10 seconds, and per second on search, by tier
@@ -89,8 +89,19 @@ def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ
         raise ConfigError(f"crm.{where}: {first['msg']}") from None
     token = env.get(settings.token_env, "")
     if not token:
-        raise FatalCRMError(
+        raise ConfigError(  # bad input (exit 2), found before any request
             f"no HubSpot token: set the {settings.token_env} environment variable to a private-app access token"
         )
     base_url = (settings.base_url or env.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     return settings, Secret(token), base_url
+
+
+def account_of(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> str:
+    """The account id a config's HubSpot block stands for, without a token or a request
+    (what `cadence status` needs to find the state)."""
+    try:
+        settings = HubSpotSettings.model_validate(dict(raw))
+    except ValidationError:
+        settings = None
+    base_url = ((settings.base_url if settings else None) or env.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    return f"hubspot:{base_url.split('//')[-1]}"

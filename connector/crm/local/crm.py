@@ -10,9 +10,18 @@ Config:
       account: local            # the account id in task keys (default "local")
       page_size: 500            # contacts per page
       unique_keys: true         # a create for an existing key returns that task (upsert)
+      encoding: utf-8           # of the CSV files; default: UTF-8 (with or without BOM), else
+                                # cp1252 detected with a warning
+      delimiter: ","            # default: sniffed from each file's header (',', ';' or tab)
 
 Paths are relative to the config file's directory. Not incremental: every run reads
 every contact and every task (files are small and local).
+
+Files are read whole or not at all (`csvtable`): a file that cannot be read as a table
+stops the run before anything is planned or written (`UnreadableFile`, exit 2). A task row
+missing from tasks.csv is never a deletion: its task stays open in the state and the sync
+writes the row back (`missing_tasks`). tasks.csv is written as UTF-8 with a byte-order
+mark (what Excel opens correctly), with the separator it was saved with.
 
 Referrals: a task marked done with outcome `referral` and the referred person's name,
 email or phone in the `referred_*` columns becomes a contact on the next read, appended to
@@ -44,13 +53,15 @@ from connector.crm.base import (
 )
 from sequences.records import Contact, Owner, TaskStatus
 
-from . import csvio
+from . import csvio, csvtable
 from .contacts import parse_contact, parse_owner, parse_when
+from .referrals import ExistingPeople
 from .taskfile import REFERRAL_COLUMNS, TASK_COLUMNS, outcome_of, row_for, state_of, status_of, task_id_for
+from .taskrows import task_row_problems
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("contacts", "tasks", "owners", "account", "page_size", "unique_keys", "max_batch")
+SETTINGS = ("contacts", "tasks", "owners", "account", "page_size", "unique_keys", "max_batch", "encoding", "delimiter")
 
 
 class LocalCRM:
@@ -76,6 +87,7 @@ class LocalCRM:
         self._account = str(settings.get("account") or "local")
         self.page_size = int(settings.get("page_size", 500))
         self.unique_keys = bool(settings.get("unique_keys", True))
+        self.encoding, self.delimiter = _file_format(settings)
         self.capabilities = Capabilities(
             incremental_contacts=False,
             incremental_tasks=False,
@@ -90,10 +102,18 @@ class LocalCRM:
         self._all_rows_readable = False
         self._owners: dict[str, Owner] | None = None
         self._reported_completion: dict[str, str] = {}
+        self._run_tasks: csvtable.Table | None = None  # tasks.csv as read at the start of this run
+        self._skipped_keys: set[str] = set()  # task rows with a value we could not understand
+        self._missing: list[str] = []  # known open tasks whose row is not in tasks.csv
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> LocalCRM:
         return cls(settings, base_dir=base_dir, env=env)
+
+    @classmethod
+    def account_for(cls, settings: Mapping[str, Any], *, env: Mapping[str, str] = os.environ) -> str:
+        """`account_id()` from the config alone (without reading any file)."""
+        return str(settings.get("account") or "local")
 
     def _path(self, settings: Mapping[str, Any], key: str, default: str) -> Path:
         raw = str(settings.get(key) or default)
@@ -119,50 +139,57 @@ class LocalCRM:
         return sorted(self._load_owners().values(), key=lambda o: o.id)
 
     def read_contacts(self, ctx: ReadContext) -> Iterator[ContactBatch]:
-        """Every contact, page by page (not incremental); referrals are added at the end."""
+        """Every contact, page by page (not incremental); referrals are added at the end.
+
+        Both files are read whole before anything is yielded: contacts.csv, and tasks.csv
+        (its referrals, and the task states this run plans from). A file that cannot be read
+        raises UnreadableFile here, before the sync has used any of it.
+        """
         self._now = ctx.started_at
-        names: dict[str, str] = {}
-        seen: dict[str, int] = {}
-        page: list[Contact] = []
-        bad: list[BadRecord] = []
+        tasks = self._load_run_tasks()
+        table = self._read(self.contacts_path, "id")
         label = self._label(self.contacts_path)
-        with open(self.contacts_path, newline="", encoding="utf-8-sig") as f:
-            header: list[str] | None = None
-            for item in csvio.read_records(f):
-                source = f"{label}:{item.line}"
-                if isinstance(item, csvio.RecordError):
-                    bad.append(BadRecord(source, "row", f"{item.message}: row skipped"))
-                    self._unreadable = True
-                    continue
-                if header is None:
-                    header = [h.strip() for h in item.values]
-                    if "id" not in header:
-                        raise ConfigError(f"{label}:1: no 'id' column (columns: {', '.join(header)})")
-                    continue
-                if len(item.values) > len(header):
-                    bad.append(BadRecord(source, "row", f"{len(item.values)} values but {len(header)} columns (a stray comma?): row skipped"))
-                    continue
-                contact, problems = parse_contact(csvio.as_dict(header, item.values), source)
-                bad.extend(problems)
-                if contact is None:
-                    continue
-                contact = self._known_owner(contact, source, bad)
-                if contact.id in seen:
-                    bad.append(BadRecord(source, "id", f"duplicate id {contact.id!r} (first on line {seen[contact.id]}): row skipped", contact.id))
-                    continue
-                seen[contact.id] = item.line
-                names[contact.id] = contact.full_name
-                page.append(contact)
-                if len(page) >= self.page_size:
-                    yield ContactBatch(page, bad)
-                    page, bad = [], []
-        referred, referral_bad = self._referrals(seen, header or [], dry_run=bool(ctx.hints.get("dry_run")))
-        for contact in referred:
-            names[contact.id] = contact.full_name
-        self._names = names
+        bad = [BadRecord(label, "encoding", w) for w in (*tasks.warnings, *table.warnings)]
+        bad += self._task_problems(tasks)
+        contacts, seen = self._parse_contacts(table, label, bad)
+        people = ExistingPeople(contacts)
+        referred, referral_bad = self._referrals(seen, table, people, dry_run=bool(ctx.hints.get("dry_run")))
+        contacts = people.contacts() + referred
+        self._names = {c.id: c.full_name for c in contacts}
         self._all_rows_readable = not self._unreadable
         self._unreadable = False
-        yield ContactBatch(page + referred, bad + referral_bad)
+        bad += referral_bad
+        for start in range(0, max(len(contacts), 1), self.page_size):
+            page = contacts[start:start + self.page_size]
+            last = start + self.page_size >= len(contacts)
+            yield ContactBatch(page, bad if last else [])
+
+    def _parse_contacts(self, table: csvtable.Table, label: str, bad: list[BadRecord]) -> tuple[list[Contact], dict[str, int]]:
+        """contacts.csv rows as Contacts (in file order); malformed rows reported and skipped."""
+        seen: dict[str, int] = {}
+        contacts: list[Contact] = []
+        for err in table.errors:
+            bad.append(BadRecord(f"{label}:{err.line}", "row", f"{err.message}: row skipped"))
+            self._unreadable = True
+        header = table.header
+        for item in table.records:
+            source = f"{label}:{item.line}"
+            if len(item.values) > len(header):
+                bad.append(BadRecord(source, "row", f"{len(item.values)} values but {len(header)} columns (a stray comma?): row skipped"))
+                self._unreadable = True
+                continue
+            contact, problems = parse_contact(csvio.as_dict(header, item.values), source)
+            bad.extend(problems)
+            if contact is None:
+                self._unreadable = True
+                continue
+            contact = self._known_owner(contact, source, bad)
+            if contact.id in seen:
+                bad.append(BadRecord(source, "id", f"duplicate id {contact.id!r} (first on line {seen[contact.id]}): row skipped", contact.id))
+                continue
+            seen[contact.id] = item.line
+            contacts.append(contact)
+        return contacts, seen
 
     def verify_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
         """Contacts whose row is gone from the CSV file come back as deleted.
@@ -177,29 +204,36 @@ class LocalCRM:
                 yield Contact(id=contact_id, deleted=True)
 
     def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
-        """Every task in tasks.csv (not incremental), plus known keys whose row was deleted."""
-        header, records, errors = csvio.read_table(self.tasks_path)
-        for err in errors:
-            log.warning("%s:%s: %s (row ignored)", self._label(self.tasks_path), err.line, err.message)
+        """Every task in tasks.csv (not incremental). A row with a value that cannot be understood
+        is left out (its task stays as it was; the problem was reported with the contacts). A
+        known key with no row is not a deletion: it is listed by `missing_tasks()`."""
+        table = self._run_tasks if self._run_tasks is not None else self._read(self.tasks_path, "key", missing_ok=True)
+        self._run_tasks = None
         fallback = self._completion_fallback()
         present: set[str] = set()
-        for record in records:
-            row = csvio.as_dict(header, record.values)
+        for record in table.records:
+            row = csvio.as_dict(table.header, record.values)
             key = row.get("key", "").strip()
             if not key:
                 continue
             present.add(key)
+            if key in self._skipped_keys or task_row_problems(row, ""):
+                continue
             yield state_of(row, self._completed_at(row, fallback), self._parse(row.get("due_utc", "")))
-        for key, crm_id in keys.items():
-            if key not in present:
-                yield TaskState(key=key, contact_id="", status=TaskStatus.DELETED, crm_id=crm_id)
+        self._skipped_keys = set()
+        self._missing = sorted(k for k in keys if k not in present)
+
+    def missing_tasks(self) -> list[str]:
+        """Keys of known open tasks whose row was not in tasks.csv at the last read (a stale copy
+        saved over it, a row deleted by hand): the sync writes them back from its state."""
+        return list(self._missing)
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         wanted = set(keys)
-        header, records, _ = csvio.read_table(self.tasks_path)
+        table = self._read(self.tasks_path, "key", missing_ok=True)
         found: dict[str, str] = {}
-        for record in records:
-            row = csvio.as_dict(header, record.values)
+        for record in table.records:
+            row = csvio.as_dict(table.header, record.values)
             if row.get("key") in wanted and row.get("key") not in found:
                 found[row["key"]] = row.get("task_id", "")
         return found
@@ -261,24 +295,30 @@ class LocalCRM:
             raise ValueError(f"batch of {len(items)} is larger than max_batch {self.capabilities.max_batch}")
 
     def _merge_write(self, items: Sequence[Any], apply: Any) -> list[WriteResult]:
-        """Re-read tasks.csv under the lock, apply our change to what is there now, write atomically."""
+        """Re-read tasks.csv under the lock, apply our change to what is there now, write atomically.
+
+        A file that cannot be read whole (or has a malformed row) is never rewritten: the
+        write fails (retryable) and the file stays as the recruiter left it."""
         path = self.tasks_path
         label = self._label(path)
         with csvio.file_lock(path):
             for _ in range(5):
-                signature = csvio.stat_signature(path)
-                header, records, errors = csvio.read_table(path)
-                if errors:
-                    message = f"{label}:{errors[0].line}: {errors[0].message}; fix the file, the next run will write"
+                try:
+                    table = self._read(path, "key", missing_ok=True)
+                except csvtable.UnreadableFile as exc:
+                    return [WriteResult(getattr(i, "key", ""), False, error=f"{exc}; not written", retryable=True) for i in items]
+                if table.errors:
+                    message = f"{label}:{table.errors[0].line}: {table.errors[0].message}; fix the file, the next run will write"
                     return [WriteResult(getattr(i, "key", ""), False, error=message, retryable=True) for i in items]
-                header = list(header) + [c for c in TASK_COLUMNS if c not in header]
-                rows = [csvio.as_dict(header, r.values) for r in records]
+                header = list(table.header) + [c for c in TASK_COLUMNS if c not in table.header]
+                rows = [csvio.as_dict(header, r.values) for r in table.records]
                 results, changed = apply(rows)
                 if not changed:
                     return results
                 self._stamp_completions(rows)
                 try:
-                    csvio.atomic_write_rows(path, header, rows, unchanged_since=signature)
+                    csvio.atomic_write_rows(path, header, rows, unchanged_since=table.signature,
+                                            delimiter=table.dialect.delimiter, bom=True)
                 except csvio.ChangedWhileWriting:
                     continue  # the recruiter saved while we merged: merge again
                 except OSError as exc:
@@ -321,12 +361,42 @@ class LocalCRM:
             return None
 
     def _read_names(self) -> dict[str, str]:
-        header, records, _ = csvio.read_table(self.contacts_path)
+        table = self._read(self.contacts_path, "id")
         names = {}
-        for record in records:
-            row = csvio.as_dict(header, record.values)
+        for record in table.records:
+            row = csvio.as_dict(table.header, record.values)
             names[row.get("id", "").strip()] = " ".join(p for p in (row.get("first_name", "").strip(), row.get("last_name", "").strip()) if p)
         return names
+
+    def _read(self, path: Path, key: str, *, missing_ok: bool = False) -> csvtable.Table:
+        return csvtable.read_table_whole(path, self._label(path), key, encoding=self.encoding,
+                                         delimiter=self.delimiter, missing_ok=missing_ok)
+
+    def _load_run_tasks(self) -> csvtable.Table:
+        """tasks.csv for this run: read whole, and with no malformed row (a row that cannot be
+        read might be any task: nothing is planned from the file, and it is never rewritten)."""
+        table = self._read(self.tasks_path, "key", missing_ok=True)
+        if table.errors:
+            first = table.errors[0]
+            raise csvtable.UnreadableFile(self._label(self.tasks_path), first.line, "row", first.message,
+                                          "fix or remove that row (the rest of the file is fine); nothing was planned")
+        self._run_tasks = table
+        return table
+
+    def _task_problems(self, table: csvtable.Table) -> list[BadRecord]:
+        """Values in tasks.csv that cannot be understood (status, outcome, completed_at): each
+        reported with file:line and field; the row's task stays as it was until it is fixed."""
+        label = self._label(self.tasks_path)
+        bad: list[BadRecord] = []
+        skipped: set[str] = set()
+        for record in table.records:
+            row = csvio.as_dict(table.header, record.values)
+            problems = task_row_problems(row, f"{label}:{record.line}")
+            if problems:
+                skipped.add(row.get("key", "").strip())
+                bad.extend(problems)
+        self._skipped_keys = skipped
+        return bad
 
     def _known_owner(self, contact: Contact, source: str, bad: list[BadRecord]) -> Contact:
         """An owner missing from owners.csv is reported, and the contact's tasks left unassigned."""
@@ -341,37 +411,49 @@ class LocalCRM:
         if self._owners is None:
             self._owners = {}
             if self.owners_path is not None:
-                header, records, errors = csvio.read_table(self.owners_path)
+                table = self._read(self.owners_path, "id")
                 label = self._label(self.owners_path)
-                for err in errors:
+                for err in table.errors:
                     log.warning("%s:%s: %s (owner skipped)", label, err.line, err.message)
-                for record in records:
-                    owner, problems = parse_owner(csvio.as_dict(header, record.values), f"{label}:{record.line}")
+                for record in table.records:
+                    owner, problems = parse_owner(csvio.as_dict(table.header, record.values), f"{label}:{record.line}")
                     for p in problems:
                         log.warning("%s: %s: %s", p.source, p.field, p.message)
                     if owner is not None:
                         self._owners.setdefault(owner.id, owner)
         return self._owners
 
-    def _referrals(self, seen: Mapping[str, int], header: list[str], *, dry_run: bool) -> tuple[list[Contact], list[BadRecord]]:
-        """Contacts for referrals recorded on done tasks that are not in contacts.csv yet."""
-        t_header, records, _ = csvio.read_table(self.tasks_path)
+    def _referrals(self, seen: Mapping[str, int], contacts: csvtable.Table, people: ExistingPeople, *,
+                   dry_run: bool) -> tuple[list[Contact], list[BadRecord]]:
+        """Contacts for referrals recorded on done tasks. A referred person who is already a
+        contact (same email, same phone once normalised, or the id given in `referred_id`) is
+        not added again: that contact is marked referred by the task's contact (unless someone
+        else referred them first). Others are added to contacts.csv, once."""
+        tasks = self._run_tasks if self._run_tasks is not None else self._read(self.tasks_path, "key", missing_ok=True)
         label = self._label(self.tasks_path)
         new_rows: list[dict[str, str]] = []
-        contacts: list[Contact] = []
+        added: list[Contact] = []
         bad: list[BadRecord] = []
-        for record in records:
-            row = csvio.as_dict(t_header, record.values)
+        for record in tasks.records:
+            row = csvio.as_dict(tasks.header, record.values)
+            if row.get("key", "").strip() in self._skipped_keys:
+                continue
             outcome = outcome_of(row.get("outcome", ""))
             if status_of(row.get("status", "")) is not TaskStatus.COMPLETED or outcome is None or outcome.value != "referral":
                 continue
-            given = {c: row.get(c, "").strip() for c in REFERRAL_COLUMNS}
+            given = {c: row.get(c, "").strip() for c in (*REFERRAL_COLUMNS, "referred_id")}
             source = f"{label}:{record.line}"
+            referrer = row.get("contact_id", "").strip()
             if not any(given.values()):
-                bad.append(BadRecord(source, "referred_first_name", "outcome is referral but no referred person is given", row.get("contact_id", "")))
+                bad.append(BadRecord(source, "referred_first_name", "outcome is referral but no referred person is given", referrer))
                 continue
             ref_id = "ref-" + hashlib.sha256(row.get("key", "").encode()).hexdigest()[:10]
             if ref_id in seen:
+                continue
+            existing = people.find(given["referred_id"], given["referred_email"], given["referred_phone"])
+            if existing is not None:
+                if existing != referrer:
+                    people.mark_referred(existing, referrer)
                 continue
             values = {
                 "id": ref_id,
@@ -380,29 +462,54 @@ class LocalCRM:
                 "email": given["referred_email"],
                 "phone": given["referred_phone"],
                 "owner_id": row.get("owner_id", ""),
-                "referred_by": row.get("contact_id", ""),
+                "referred_by": referrer,
             }
             contact, problems = parse_contact(values, source)
             bad.extend(problems)
             if contact is None:
                 continue
-            contacts.append(contact)
+            people.add(contact)
+            added.append(contact)
             new_rows.append(values)
         if new_rows and not dry_run:
-            self._append_contacts(header, new_rows)
-        return contacts, bad
+            bad += self._append_contacts(contacts, new_rows)
+        return added, bad
 
-    def _append_contacts(self, header: list[str], rows: list[dict[str, str]]) -> None:
+    def _append_contacts(self, table: csvtable.Table, rows: list[dict[str, str]]) -> list[BadRecord]:
+        """Add referred people to contacts.csv in the file's own encoding and separator."""
         path = self.contacts_path
+        label = self._label(path)
+        header = table.header
         with csvio.file_lock(path):
             missing = [c for c in ("id", "first_name", "last_name", "email", "phone", "owner_id", "referred_by") if c not in header]
-            if not missing:
-                csvio.atomic_append_rows(path, header, [[r.get(c, "") for c in header] for r in rows])
-                return
-            signature = csvio.stat_signature(path)
-            current_header, records, errors = csvio.read_table(path)
-            if errors:  # rewriting would drop the unreadable rows
-                raise ConfigError(f"{self._label(path)}:{errors[0].line}: {errors[0].message}; fix it to add referrals")
-            full = list(current_header) + missing
-            existing = [csvio.as_dict(current_header, r.values) for r in records]
-            csvio.atomic_write_rows(path, full, existing + rows, unchanged_since=signature)
+            try:
+                if not missing:
+                    csvio.atomic_append_rows(path, header, [[r.get(c, "") for c in header] for r in rows],
+                                             encoding=table.dialect.encoding, delimiter=table.dialect.delimiter)
+                    return []
+                current = self._read(path, "id")
+                if current.errors:  # rewriting would drop the unreadable rows
+                    return [BadRecord(f"{label}:{current.errors[0].line}", "row",
+                                      f"{current.errors[0].message}; fix it to add referrals")]
+                full = list(current.header) + missing
+                existing = [csvio.as_dict(current.header, r.values) for r in current.records]
+                csvio.atomic_write_rows(path, full, existing + rows, unchanged_since=current.signature,
+                                        delimiter=current.dialect.delimiter, bom=True)
+            except UnicodeEncodeError as exc:
+                return [BadRecord(label, "encoding", f"a referred person's name cannot be written in "
+                                  f"{table.dialect.encoding} ({exc.object[exc.start:exc.end]!r}): not added; "
+                                  f"{csvtable.SAVE_HINT}")]
+            except OSError as exc:
+                return [BadRecord(label, "file", f"referrals not added: {exc.strerror or exc}")]
+        return []
+
+
+def _file_format(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The crm block's `encoding:` and `delimiter:` (None: detect), checked."""
+    encoding, delimiter = settings.get("encoding"), settings.get("delimiter")
+    try:
+        return (csvtable.check_encoding(str(encoding)) if encoding else None,
+                csvtable.check_delimiter(str(delimiter)) if delimiter else None)
+    except ValueError as exc:
+        key = "encoding" if "encoding" in str(exc) else "delimiter"
+        raise ConfigError(f"crm.{key}: {exc}") from None

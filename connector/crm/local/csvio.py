@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import io
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ def _numbered(f: IO[str]) -> Iterator[tuple[int, str]]:
     yield from enumerate(f, start=1)
 
 
-def read_records(f: IO[str], *, max_record_lines: int = 200) -> Iterator[Record | RecordError]:
+def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",") -> Iterator[Record | RecordError]:
     """Records of an open CSV file (opened with newline=''), header included.
 
     A record may span lines (a quoted field with newlines). When quotes don't balance
@@ -70,7 +71,7 @@ def read_records(f: IO[str], *, max_record_lines: int = 200) -> Iterator[Record 
             problem = "broken quoting: a quote is opened and never closed"
         else:
             try:
-                values = next(csv.reader([text], strict=True), [])
+                values = next(csv.reader([text], strict=True, delimiter=delimiter), [])
             except csv.Error as exc:
                 problem = f"broken quoting: {exc}"
             else:
@@ -123,19 +124,22 @@ class ChangedWhileWriting(OSError):
 
 
 def atomic_write_text(
-    path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | bool | None = False
+    path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | bool | None = False,
+    encoding: str = "utf-8",
 ) -> None:
     """Write a file through a temp file + fsync + rename; the callable fills it.
 
     With `unchanged_since` (a `stat_signature`), the rename only happens if the file
     still has that signature; otherwise ChangedWhileWriting is raised and nothing changes.
+    `encoding="utf-8-sig"` starts the file with a byte-order mark (how Excel recognises UTF-8).
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with open(tmp, "w", newline="", encoding=encoding) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        _keep_mode(path, tmp)
         if unchanged_since is not False and stat_signature(path) != unchanged_since:
             raise ChangedWhileWriting(str(path))
         os.replace(tmp, path)
@@ -143,6 +147,12 @@ def atomic_write_text(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+def _keep_mode(path: Path, tmp: Path) -> None:
+    """The rewritten file keeps the permissions of the one it replaces."""
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
 
 
 def _one_line_end(value: object) -> object:
@@ -159,46 +169,57 @@ def atomic_write_rows(
     rows: Iterable[dict[str, str]],
     *,
     unchanged_since: tuple[int, int] | bool | None = False,
+    delimiter: str = ",",
+    bom: bool = False,
 ) -> None:
-    """Replace `path` with a CSV of `rows` (dicts keyed by `header`), atomically."""
+    """Replace `path` with a CSV of `rows` (dicts keyed by `header`), atomically; UTF-8, with a
+    byte-order mark when `bom` (so Excel shows accents right)."""
 
     def write(f: IO[str]) -> None:
-        writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n", delimiter=delimiter)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _one_line_end(v) for k, v in row.items()})
 
-    atomic_write_text(path, write, unchanged_since=unchanged_since)
+    atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
 
 
-def atomic_append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Append rows to a CSV, keeping the existing bytes as they are, atomically.
+def atomic_append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], *,
+                       encoding: str = "utf-8", delimiter: str = ",") -> None:
+    """Append rows to a CSV, keeping the existing bytes as they are (and their encoding and
+    separator), atomically. UnicodeEncodeError when a value cannot be written in `encoding`.
 
     If someone saves the file while we write, the append is redone on their version.
     """
     for _ in range(5):
         signature = stat_signature(path)
         try:
-            _append_once(path, header, rows, signature)
+            _append_once(path, header, rows, signature, encoding, delimiter)
             return
         except ChangedWhileWriting:
             continue
     raise ChangedWhileWriting(str(path))
 
 
-def _append_once(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], signature: tuple[int, int] | None) -> None:
-    original = path.read_text(encoding="utf-8-sig") if path.exists() else ""
+def _csv_bytes(rows: Sequence[Sequence[Any]], encoding: str, delimiter: str, line_end: str) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_end, delimiter=delimiter)
+    for row in rows:
+        writer.writerow([_one_line_end(v) for v in row])
+    return buffer.getvalue().encode("utf-16-le" if encoding == "utf-16" else encoding)
+
+
+def _append_once(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], signature: tuple[int, int] | None,
+                 encoding: str, delimiter: str) -> None:
+    original = path.read_bytes() if path.exists() else b""
+    line_end = "\r\n" if b"\r\n" in original[:65536] else "\n"
+    added = b"" if original else _csv_bytes([header], encoding, delimiter, line_end)
+    if original and not original.endswith((b"\n", b"\r")):
+        added += line_end.encode("utf-16-le" if encoding == "utf-16" else encoding)
+    added += _csv_bytes(rows, encoding, delimiter, line_end)
 
     def write(f: IO[str]) -> None:
-        if not original:
-            csv.writer(f, lineterminator="\n").writerow(header)
-        else:
-            f.write(original)
-            if not original.endswith(("\n", "\r")):
-                f.write("\n")
-        writer = csv.writer(f, lineterminator="\n")
-        for row in rows:
-            writer.writerow([_one_line_end(v) for v in row])
+        f.buffer.write(original + added)  # type: ignore[attr-defined]
 
     atomic_write_text(path, write, unchanged_since=signature)
 

@@ -5,7 +5,10 @@ columns (and any column they add); crm-cadence owns the rest. Every write re-rea
 file under a lock and applies only crm-cadence's changes to what is there now, so an
 edit made between two runs is never lost.
 
-Status: `open`, `done`, `cancelled` (also accepted: completed, x, yes / canceled, deleted).
+Status: `open`, `done`, `skipped`, `cancelled` (also accepted: completed, x, yes / skip /
+canceled). `skipped` and `cancelled` both mean "this touch will not happen": the cadence
+moves on to its next step; only an outcome (do_not_contact, wrong_person, not_now...)
+ends or pauses a cadence. Any other value is reported and the row left as it was.
 A task marked done without `completed_at` counts as completed at the file's last
 modification time, or at the run's start if that is earlier; the next write by
 crm-cadence fills that time into the blank cell so it stays put.
@@ -28,8 +31,10 @@ TASK_COLUMNS = (
 )
 REFERRAL_COLUMNS = ("referred_first_name", "referred_last_name", "referred_email", "referred_phone")
 
+_OPEN = {"", "open", "to do", "todo", "pending", "not started"}
 _DONE = {"done", "completed", "complete", "x", "yes", "closed", "finished"}
-_CANCELLED = {"cancelled", "canceled", "deleted", "removed", "skip", "skipped"}
+_CANCELLED = {"cancelled", "canceled", "cancel", "deleted", "removed", "skip", "skipped"}
+KNOWN_STATUSES = _OPEN | _DONE | _CANCELLED
 _OUTCOME_ALIASES = {
     "reply": "replied", "answered": "replied", "notnow": "not_now", "later": "not_now",
     "dnc": "do_not_contact", "donotcontact": "do_not_contact", "stop": "do_not_contact",

@@ -1,0 +1,227 @@
+"""A CSV file a person edits, read whole or not at all.
+
+What a spreadsheet writes is accepted: UTF-8 with or without a byte-order mark, UTF-16
+with one (Excel's "Unicode text"), cp1252 (Excel's plain "CSV" on Windows; set
+`encoding:` in the crm block, or it is detected with a warning), CRLF or LF line ends,
+and `,`, `;` or tab separators (sniffed from the header line, or set with `delimiter:`).
+
+What cannot be read as a table of records is an `UnreadableFile`, located at
+`file:line: field: message` with a hint: an empty file, bytes that are not text in the
+encoding, a header without the key column (often: the wrong separator), a file that
+changes while it is read or ends in the middle of a record. Nothing may be planned from such a file and it
+must not be rewritten. A single malformed row in an otherwise readable file is returned
+as a `RecordError` (e.g. a quote opened and never closed) for the caller to report and
+skip, or, for a file it rewrites, to refuse the whole file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connector.crm.base import UnreadableInput
+
+from .csvio import Record, RecordError, read_records
+
+DELIMITERS = (",", ";", "\t")
+_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+SAVE_HINT = 'save it from the spreadsheet as "CSV UTF-8 (comma delimited)"'
+READ_ATTEMPTS = 5
+SETTLE_SECONDS = 0.2
+
+
+class UnreadableFile(UnreadableInput):
+    """A CRM file that cannot be read whole: `file:line: field: message` and what to do."""
+
+    def __init__(self, label: str, line: int, field: str, message: str, hint: str = ""):
+        self.label, self.line, self.field, self.message, self.hint = label, line, field, message, hint
+        text = f"{label}:{line}: {field}: {message}"
+        super().__init__(f"{text}; {hint}" if hint else text)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a file was written, so a rewrite or an append keeps it that way."""
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    bom: bool = False
+
+
+@dataclass
+class Table:
+    """A whole CSV file: header, records (header excluded), malformed rows, how it was written."""
+
+    header: list[str]
+    records: list[Record]
+    errors: list[RecordError]
+    dialect: Dialect
+    warnings: list[str] = field(default_factory=list)
+    signature: tuple[int, int] | None = None  # (mtime_ns, size) of the bytes read
+
+
+def check_encoding(name: str) -> str:
+    """The codec's canonical name; ValueError when Python does not know it."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r} (e.g. utf-8, cp1252, latin-1)") from None
+
+
+def check_delimiter(value: str) -> str:
+    """`,`, `;`, a tab (also written `tab` or `\\t`) or `|`; ValueError otherwise."""
+    text = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(value.strip().lower(), value)
+    if text not in (*DELIMITERS, "|"):
+        raise ValueError(f"delimiter {value!r}: use ',', ';', 'tab' or '|'")
+    return text
+
+
+def read_table_whole(path: Path, label: str, key: str, *, encoding: str | None = None,
+                     delimiter: str | None = None, missing_ok: bool = False) -> Table:
+    """The whole file as a Table, or UnreadableFile. A missing file is an empty table when `missing_ok`."""
+    data, signature = read_stable_bytes(path, label, missing_ok=missing_ok)
+    if data is None:
+        return Table([], [], [], Dialect(encoding or "utf-8", delimiter or ",", bom=True), signature=None)
+    table = parse_table(data, label, key, encoding=encoding, delimiter=delimiter)
+    table.signature = signature
+    return table
+
+
+def read_stable_bytes(path: Path, label: str, *, missing_ok: bool = False,
+                      attempts: int = READ_ATTEMPTS) -> tuple[bytes | None, tuple[int, int] | None]:
+    """The file's bytes, read when they hold still: the same size and time before and after the
+    read, and (when just modified) still the same a moment later. A save in progress is waited
+    out a few times, then refused."""
+    for attempt in range(attempts):
+        try:
+            before = os.stat(path)
+            with open(path, "rb") as f:
+                data = f.read()
+            after = os.stat(path)
+        except FileNotFoundError:
+            if missing_ok:
+                return None, None
+            raise UnreadableFile(label, 1, "file", "file not found", "restore it, or fix the path in the config") from None
+        except IsADirectoryError:
+            raise UnreadableFile(label, 1, "file", "is a folder, not a file") from None
+        except PermissionError:
+            raise UnreadableFile(label, 1, "file", "permission denied", "make it readable for this user") from None
+        except OSError as exc:
+            raise UnreadableFile(label, 1, "file", f"cannot be read: {exc.strerror or exc}") from None
+        same = (before.st_mtime_ns, before.st_size, before.st_ino) == (after.st_mtime_ns, after.st_size, after.st_ino)
+        fresh = time.time() - after.st_mtime < SETTLE_SECONDS
+        if same and len(data) == after.st_size and not fresh:
+            return data, (after.st_mtime_ns, after.st_size)
+        time.sleep(SETTLE_SECONDS * (attempt + 1))
+    raise UnreadableFile(label, 1, "file", f"kept changing while being read ({attempts} tries)",
+                         "a save in progress? nothing was planned from it; the next run reads it again")
+
+
+def parse_table(data: bytes, label: str, key: str, *, encoding: str | None = None,
+                delimiter: str | None = None) -> Table:
+    """Bytes -> Table, or UnreadableFile."""
+    text, used, bom, warnings = decode(data, label, encoding)
+    if not text.strip():
+        raise UnreadableFile(label, 1, "file", "the file is empty",
+                             "restore it from a backup or an earlier copy; nothing was changed")
+    header_line, header_text = _first_line(text)
+    sep = delimiter or sniff_delimiter(header_text, key)
+    items = list(read_records(io.StringIO(text, newline=""), max_record_lines=100_000, delimiter=sep))
+    records = [r for r in items if isinstance(r, Record)]
+    errors = [r for r in items if isinstance(r, RecordError)]
+    if not records or records[0].line != header_line:
+        line = errors[0].line if errors else header_line
+        raise UnreadableFile(label, line, "header", "the column names cannot be read", SAVE_HINT)
+    header = [h.strip().lstrip("\ufeff") for h in records[0].values]
+    if key not in header:
+        raise UnreadableFile(label, header_line, "header", f"no {key!r} column (columns: {_shown(header)})",
+                             _header_hint(header_text, key, sep, delimiter is not None))
+    _check_truncated(text, records, errors, header, label)
+    return Table(header, records[1:], errors, Dialect(used, sep, bom), warnings)
+
+
+def decode(data: bytes, label: str, encoding: str | None) -> tuple[str, str, bool, list[str]]:
+    """(text, encoding used, had a BOM, warnings). UTF-8 and UTF-16 with a BOM are recognised;
+    without one UTF-8 is tried, then cp1252 with a warning, unless `encoding` is given."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode(data[3:], "utf-8", label), "utf-8", True, []
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode(data, "utf-16", label), "utf-16", True, []
+    if encoding:
+        return _decode(data, encoding, label), encoding, False, []
+    try:
+        return data.decode("utf-8"), "utf-8", False, []
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise _undecodable(data, utf8_error, label, "UTF-8 (nor cp1252)") from None
+    return text, "cp1252", False, [
+        f"not UTF-8: read as cp1252 (Windows Latin-1); set `encoding: cp1252` in the crm block to confirm, "
+        f"or {SAVE_HINT}"
+    ]
+
+
+def _decode(data: bytes, encoding: str, label: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(data, exc, label, encoding) from None
+
+
+def _undecodable(data: bytes, exc: UnicodeDecodeError, label: str, what: str) -> UnreadableFile:
+    line = data[: exc.start].count(b"\n") + 1
+    byte = data[exc.start : exc.start + 1].hex()
+    return UnreadableFile(label, line, "encoding", f"byte 0x{byte} is not {what}",
+                          f"set `encoding:` in the crm block (e.g. cp1252), or {SAVE_HINT}")
+
+
+def _first_line(text: str) -> tuple[int, str]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            return number, line
+    return 1, ""
+
+
+def sniff_delimiter(header: str, key: str) -> str:
+    """The separator of a header line: the one that yields the key column, else the most used one."""
+    counts = {d: _outside_quotes(header).count(d) for d in DELIMITERS}
+    for d in sorted(DELIMITERS, key=lambda d: -counts[d]):
+        if counts[d] and key in (c.strip().strip('"').lstrip("\ufeff") for c in header.split(d)):
+            return d
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _outside_quotes(text: str) -> str:
+    return "".join(part for i, part in enumerate(text.split('"')) if i % 2 == 0)
+
+
+def _header_hint(header_text: str, key: str, sep: str, configured: bool) -> str:
+    others = [d for d in DELIMITERS if d != sep and d in _outside_quotes(header_text)]
+    if others:
+        d = others[0]
+        how = "the crm block's `delimiter:` says" if configured else "the header was read with"
+        return f"saved with {_NAMES[d]} separators? {how} {_NAMES[sep]}; set `delimiter:` or {SAVE_HINT}"
+    return f"the first line must hold the column names, one of them {key!r}"
+
+
+def _check_truncated(text: str, records: list[Record], errors: list[RecordError], header: list[str], label: str) -> None:
+    """A file that ends inside its last record (a save cut short) is not read."""
+    if len(records) < 3 or errors or text.endswith(("\n", "\r")):
+        return
+    last, others = records[-1], records[1:-1]
+    if len(last.values) < len(header) and all(len(r.values) == len(header) for r in others):
+        raise UnreadableFile(label, last.line, "file", f"ends in the middle of a record ({len(last.values)} of "
+                             f"{len(header)} values)", "a save cut short? nothing was read from this file")
+
+
+def _shown(header: list[str]) -> str:
+    text = ", ".join(header)
+    return text if len(text) <= 120 else text[:117] + "..."
