@@ -13,8 +13,8 @@ destroy before it happens). `--allow-mass-exit` lets one run through; the config
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .crm.base import CRMError
 

@@ -41,7 +41,8 @@ from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Ow
 
 from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput, WriteResult
 from .logs import fields, redact
-from .massexit import MassExitHeld, MassExitLimit, Vanished, check as check_mass_exit
+from .massexit import MassExitHeld, MassExitLimit, Vanished
+from .massexit import check as check_mass_exit
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
 from .store_sqlite import SQLiteStore, state_path
 
@@ -576,7 +577,7 @@ class _Run:
         live = self.store.live_contact_ids()
         gone = list(verify(live)) if verify is not None and live else []
         open_tasks = self.store.open_task_ids() if check is not None else {}
-        states = list(check(open_tasks)) if open_tasks else []
+        states = list(check(open_tasks)) if check is not None and open_tasks else []
         self.hold_mass_exit(len(live), gone, states)
         if gone:
             self.store.upsert_contacts(gone, self.now)
@@ -602,7 +603,7 @@ class _Run:
             results = [WriteResult(r.key, True, crm_id=r.crm_id) for r in batch]
             if not self.plan_only:
                 results = self._call(self.crm.create_tasks, [r.task for r in batch])
-            for row, res in zip(batch, results):
+            for row, res in zip(batch, results, strict=True):
                 if res.ok:
                     self.report.counts["tasks_restored"] += 1
                     self.report.add("notes", NoteItem(row.contact_id, "", "restore", row.task.cadence_id, row.task.step_id,

@@ -13,13 +13,12 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from fresh_examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +326,7 @@ def test_a_deleted_row_comes_back_and_cancel_is_the_status_column(ws: Workspace)
     ws.tasks.write_text(as_csv([r for r in rows if r is not victim], header), encoding="utf-8")
     result = ws.sync(T0 + timedelta(hours=3), "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["counts"]["tasks_restored"] == 1
-    assert [r for r in ws.task_rows() if r["key"] == victim["key"]][0]["status"] == "open"
+    assert next(r for r in ws.task_rows() if r["key"] == victim["key"])["status"] == "open"
     rows = ws.task_rows()
     for r in rows:
         if r["key"] == victim["key"]:

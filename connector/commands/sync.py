@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from connector.clikit import EXIT_OK, Command, EXIT_RUN_FAILED, echo_json, exit_code_for, fail, load_config_or_exit, parse_now
+from connector.clikit import EXIT_OK, EXIT_RUN_FAILED, Command, echo_json, exit_code_for, fail, load_config_or_exit, parse_now
 
 _FORMATS = click.Choice(["auto", "text", "json"])
 

@@ -17,7 +17,6 @@ skip, or, for a file it rewrites, to refuse the whole file.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import os
 import time

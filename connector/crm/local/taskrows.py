@@ -9,8 +9,8 @@ replied; an unknown status read as "cancelled" ends a touch nobody cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from difflib import get_close_matches
-from typing import Mapping
 
 from connector.crm.base import BadRecord
 from sequences.records import Outcome
