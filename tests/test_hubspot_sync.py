@@ -673,8 +673,9 @@ def test_deleted_and_merged_contacts_exit_at_the_daily_sweep(outcomes: dict[str,
     assert portal.sync(START + timedelta(days=2, hours=1)).counts["created"] == 0
 
 
-def test_task_deleted_in_hubspot_ends_the_enrollment_at_the_sweep(outcomes: dict[str, Any]) -> None:
-    """A recruiter deleting the open follow-up task in HubSpot exits that enrollment at the next daily sweep; nothing is recreated."""
+def test_task_deleted_in_hubspot_skips_that_touch_at_the_sweep(outcomes: dict[str, Any]) -> None:
+    """A recruiter deleting the open follow-up task in HubSpot skips that touch at the next daily sweep: the
+    cadence moves on to its next step and stays active (only an outcome, e.g. a lead status, ends it)."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
     (task,) = portal.tasks_of(ids["Reply"])
     portal.at(START + timedelta(hours=2))
@@ -683,9 +684,11 @@ def test_task_deleted_in_hubspot_ends_the_enrollment_at_the_sweep(outcomes: dict
     report = portal.sync(START + timedelta(days=1, hours=1))
 
     assert report.status == "ok", report.errors
-    assert "deleted" in _ends_with(portal, ids["Reply"], EnrollmentStatus.EXITED).reason
+    _ends_with(portal, ids["Reply"], EnrollmentStatus.ACTIVE)
+    assert any(n.contact_id == ids["Reply"] and "cancelled or skipped" in n.reason for n in report.skipped)
+    (next_task,) = portal.tasks_of(ids["Reply"])
+    assert next_task["id"] != task["id"]
     assert portal.sync(START + timedelta(days=2, hours=1)).counts["created"] == 0
-    assert portal.tasks_of(ids["Reply"]) == []
 
 
 def test_first_read_falls_back_to_the_list_api_when_a_rule_cannot_be_searched() -> None:
