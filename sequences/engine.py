@@ -39,7 +39,7 @@ from .records import (
     TaskStatus,
 )
 from .rules import Predicate, compile_rule, matches
-from .scripts import render_task_text
+from .scripts import missing_text_reason, render_task_text, task_text
 
 CHUNK = 5000
 LIVE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.SNOOZED)
@@ -485,9 +485,10 @@ class _Contact:
         proposal = self._proposal(calendar, window)
         due, moves = run.placement(proposal, anchor, step.wait_duration, bool(self.state.touches))
         key = task_key(run.account, c.id, cadence.id, cadence.version, e.seq, step.id)
-        subject, body = render_task_text(
-            run.config, cadence, index, step, c, run.owners.get(c.owner_id), self.state.referrer, None
-        )
+        owner = run.owners.get(c.owner_id)
+        subject, body, missing = task_text(run.config, cadence, index, step, c, owner, self.state.referrer, None)
+        if missing:
+            self._note("text", cadence.id, missing_text_reason(missing, c, owner), step.id)
         reason = run.step_reason(cadence, index)
         self._add_task(key, e, cadence, index, step.id, step.channel, step.priority, due, calendar,
                        subject, body, reason, moves, proposal)

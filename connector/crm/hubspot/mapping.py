@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -132,12 +133,35 @@ TASK_PROPERTIES = [
 ]
 
 
+_MARKDOWN: Any = None
+
+
+def _markdown() -> Any:
+    """CommonMark via markdown-it-py, raw HTML in scripts escaped (contact data is never
+    markup), headings as bold paragraphs (HubSpot's task view shows no heading styles)."""
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        from markdown_it import MarkdownIt
+
+        md = MarkdownIt("commonmark", {"html": False})
+        md.add_render_rule("heading_open", lambda renderer, tokens, idx, options, env: "<p><strong>")
+        md.add_render_rule("heading_close", lambda renderer, tokens, idx, options, env: "</strong></p>\n")
+        _MARKDOWN = md
+    return _MARKDOWN
+
+
+def body_html(markdown_text: str) -> str:
+    """A task body (a Markdown script) as the HTML HubSpot's task body displays: paragraphs,
+    bold, italics, lists and quotes, no literal `##` or `**`."""
+    return _markdown().render(markdown_text).strip() if markdown_text.strip() else ""
+
+
 def task_properties(task: CreateTask, key_property: str, known_owners: set[str] | None = None) -> dict[str, str]:
     """The HubSpot task for a follow-up. An owner HubSpot does not know is left off (unassigned)."""
     props = {
         "hs_timestamp": iso(task.due_at),
         "hs_task_subject": task.subject,
-        "hs_task_body": task.body.replace("\n", "<br>") + f"<br><br><small>crm-cadence {task.key}</small>",
+        "hs_task_body": body_html(task.body) + f"<p><small>crm-cadence {html.escape(task.key)}</small></p>",
         "hs_task_status": "NOT_STARTED",
         "hs_task_priority": task.priority,
         "hs_task_type": task.task_type,
