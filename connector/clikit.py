@@ -118,8 +118,9 @@ def user_facing(exc: BaseException) -> click.ClickException | None:
     if isinstance(exc, sqlite3.Error):
         return RunFailed(f"the state file cannot be used: {exc} (is its folder writable? is it a crm-cadence state file?)")
     if isinstance(exc, OSError):
-        where = f" {exc.filename}" if exc.filename else ""
-        return RunFailed(f"{exc.strerror or exc}:{where}" if exc.strerror else f"{exc}")
+        if exc.filename:
+            return RunFailed(f"{exc.filename}: {exc.strerror or exc} (a folder that cannot be written? a file that cannot be read?)")
+        return RunFailed(str(exc.strerror or exc))
     return None
 
 

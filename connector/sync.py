@@ -629,6 +629,15 @@ class _Run:
         self.move_cursors()
 
 
+def _failure(account: str, exc: BaseException) -> str:
+    """A failed run's error in words: which CRM said what, or which file could not be used."""
+    if isinstance(exc, CRMError):
+        return f"{account}: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _mass_exit_limit(config: Config, allowed: bool) -> MassExitLimit:
     limits = getattr(config, "mass_exit", None)
     if limits is None:
@@ -730,7 +739,7 @@ def run_sync(
                 report.error(f"the CRM asks to retry later: {error}")
             except (FatalCRMError, CRMError, OSError) as exc:
                 report.status = "failed"
-                error = redact(f"{type(exc).__name__}: {exc}")
+                error = redact(_failure(account, exc))
                 report.error(error)
                 log.error("run failed", extra=fields(run=report.run_id, error=error))
             except Exception as exc:  # a bug: keep the traceback in the log, fail the run, keep state consistent
