@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from fresh_examples import copy_examples
 
 from connector.clikit import STATUS_EXIT
-from fresh_examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-03-02T14:00:00Z"
