@@ -284,6 +284,13 @@ def needed_properties(config: Config) -> list[str]:
     return sorted(n for n in names if n not in standard)
 
 
+def exit_properties(config: Config) -> list[str]:
+    """Custom properties the cadences' exit rules test (a missing one could make them match everyone)."""
+    names = {cond.property for c in config.cadences if c.exit_when is not None for cond in (*c.exit_when.all, *c.exit_when.any)}
+    standard = set(Contact.__slots__) | {"full_name"}
+    return sorted(n for n in names if n not in standard)
+
+
 def _zone(name: str, fallback: str) -> ZoneInfo:
     return zone_or_none(name) or zone_or_none(fallback) or ZoneInfo("UTC")
 
@@ -353,6 +360,8 @@ class _Run:
                 # filter on their side may push these down), and referred contacts
                 "enroll_rules": [c.enroll_when for c in self.config.cadences if c.enroll_when is not None],
                 "referrals": any(c.referral_cadence for c in self.config.cadences),
+                # custom properties exit rules test: a CRM whose columns can vanish (a file) checks them
+                "exit_properties": exit_properties(self.config),
             },
         )
         read = 0

@@ -149,6 +149,7 @@ class LocalCRM:
         tasks = self._load_run_tasks()
         table = self._read(self.contacts_path, "id")
         label = self._label(self.contacts_path)
+        _require_rule_columns(table, label, ctx.hints.get("exit_properties", ()))
         bad = [BadRecord(label, "encoding", w) for w in (*tasks.warnings, *table.warnings)]
         bad += self._task_problems(tasks)
         contacts, seen = self._parse_contacts(table, label, bad)
@@ -502,6 +503,17 @@ class LocalCRM:
             except OSError as exc:
                 return [BadRecord(label, "file", f"referrals not added: {exc.strerror or exc}")]
         return []
+
+
+def _require_rule_columns(table: csvtable.Table, label: str, properties: Sequence[str]) -> None:
+    """Every column the cadences' exit rules test must be in the header: a column renamed or
+    lost (an edit of the header, a damaged save) would make `not_equals` exit rules match everyone."""
+    present = {h.strip() for h in table.header}
+    missing = [p for p in properties if p not in present]
+    if missing:
+        raise csvtable.UnreadableFile(label, 1, "header", f"no {missing[0]!r} column, which the cadences' exit rules test "
+                                      f"(columns: {', '.join(table.header)[:200]})",
+                                      "restore the column (its cells may be empty) or change the rules")
 
 
 def _file_format(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -20,6 +20,7 @@ import codecs
 import io
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +142,9 @@ def parse_table(data: bytes, label: str, key: str, *, encoding: str | None = Non
         raise UnreadableFile(label, header_line, "header", f"no {key!r} column (columns: {_shown(header)})",
                              _header_hint(header_text, key, sep, delimiter is not None))
     _check_truncated(text, records, errors, header, label)
-    return Table(header, records[1:], errors, Dialect(used, sep, bom), warnings)
+    rows, short = _check_widths(records[1:], header, label)
+    errors = sorted(errors + short, key=lambda e: e.line)
+    return Table(header, rows, errors, Dialect(used, sep, bom), warnings)
 
 
 def decode(data: bytes, label: str, encoding: str | None) -> tuple[str, str, bool, list[str]]:
@@ -212,13 +215,38 @@ def _header_hint(header_text: str, key: str, sep: str, configured: bool) -> str:
 
 
 def _check_truncated(text: str, records: list[Record], errors: list[RecordError], header: list[str], label: str) -> None:
-    """A file that ends inside its last record (a save cut short) is not read."""
-    if len(records) < 3 or errors or text.endswith(("\n", "\r")):
+    """A file that ends inside its last record (a save cut short: no final line break, fewer
+    values than columns) is not read: the cut record would read as a row of empty values."""
+    if len(records) < 2 or text.endswith(("\n", "\r")):
         return
-    last, others = records[-1], records[1:-1]
-    if len(last.values) < len(header) and all(len(r.values) == len(header) for r in others):
+    last = records[-1]
+    if len(last.values) < len(header) and (not errors or errors[-1].line < last.line):
         raise UnreadableFile(label, last.line, "file", f"ends in the middle of a record ({len(last.values)} of "
                              f"{len(header)} values)", "a save cut short? nothing was read from this file")
+    if errors and errors[-1].line > last.line:
+        raise UnreadableFile(label, errors[-1].line, "file", "ends inside a quoted value",
+                             "a save cut short? nothing was read from this file")
+
+
+def _check_widths(rows: list[Record], header: list[str], label: str) -> tuple[list[Record], list[RecordError]]:
+    """Rows as wide as the header. When most rows agree on another width, the header and the
+    data disagree (a column added or removed in the header): every value would land in the
+    wrong column, so the file is not read. When most rows are as wide as the header, a row
+    with fewer values was cut short (or split by a line break) and is a malformed row."""
+    widths = Counter(len(r.values) for r in rows)
+    if not widths:
+        return rows, []
+    common, count = widths.most_common(1)[0]
+    if common != len(header) and len(rows) >= 3 and count >= 0.8 * len(rows):
+        line = next(r.line for r in rows if len(r.values) == common)
+        raise UnreadableFile(label, line, "header", f"the header names {len(header)} columns but most rows have "
+                             f"{common} values", "a column added or removed in the header only? nothing was read from this file")
+    if common != len(header):
+        return rows, []
+    short = [r for r in rows if len(r.values) < len(header)]
+    problems = [RecordError(r.line, f"{len(r.values)} of {len(header)} values (cut short, or a line break inside "
+                                    "a value that is not in quotes?)") for r in short]
+    return [r for r in rows if len(r.values) >= len(header)], problems
 
 
 def _shown(header: list[str]) -> str:
