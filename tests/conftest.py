@@ -15,6 +15,7 @@ import os
 from hypothesis import settings
 
 from connector.crm.hubspot.emulator.testing import hubspot_emulator  # noqa: F401  (registers the fixture)
+from connector.crm.salesforce.emulator.testing import salesforce_emulator  # noqa: F401  (registers the fixture)
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
