@@ -22,7 +22,7 @@ _COMMANDS = [
     ("connector.commands.views", "agenda_command", "agenda"),
     ("connector.commands.views", "report_command", "report"),
     ("connector.commands.hubspot", "setup_group", "setup"),
-    ("connector.commands.hubspot", "demo_command", "demo"),
+    ("connector.commands.salesforce", "demo_group", "demo"),
     ("connector.commands.hubspot", "emulator_group", "emulator"),
 ]
 
@@ -44,6 +44,7 @@ def main() -> None:
       cadence check examples/recruiting.yaml        validate a cadence config
       cadence preview examples/recruiting.yaml      the touches a silent contact would get
       cadence demo                                  the HubSpot path, against a local emulator
+      cadence demo salesforce                       the Salesforce path, against a local emulator
     """
     gc.set_threshold(*GC_THRESHOLD)
 

@@ -92,6 +92,19 @@ class ReadContext:
     hints: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SetupReport:
+    """What `setup()` did or confirmed, and what an admin must still do (each a full instruction)."""
+
+    done: Sequence[str] = ()
+    missing: Sequence[str] = ()
+    warnings: Sequence[str] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
 @runtime_checkable
 class CRM(Protocol):
     """A CRM crm-cadence can sync with."""

@@ -1,0 +1,138 @@
+"""Salesforce settings from the `crm:` section of the config; secrets from the environment only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.crm.base import ConfigError, FatalCRMError
+from connector.crm.hubspot.settings import Secret
+
+OutcomeValue = Literal["no_response", "replied", "connected", "meeting_booked", "not_now", "do_not_contact",
+                       "referral", "wrong_person", "bounced", "opted_out"]
+DEFAULT_CHANNEL_TYPES = {"call": "Call", "email": "Email", "linkedin": "Other", "meeting": "Meeting", "todo": "Other"}
+DEFAULT_PRIORITIES = {"low": "Low", "medium": "Normal", "high": "High"}
+
+
+class ContactFields(BaseModel):
+    """Which Contact field feeds each field the engine reads ("" = none). `Account.Name` style
+    parent fields are allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    first_name: str = "FirstName"
+    last_name: str = "LastName"
+    email: str = "Email"
+    phone: str = "Phone"
+    mobile_phone: str = "MobilePhone"
+    company: str = "Account.Name"
+    title: str = "Title"
+    linkedin_url: str = ""
+    owner_id: str = "OwnerId"
+    timezone: str = Field("", description="a Contact field holding an IANA zone; Contacts have none by default")
+    country: str = Field("MailingCountry", description="a country name or ISO code")
+    subdivision: str = ""
+    lead_status: str = ""
+    lifecycle_stage: str = ""
+    email_optout: str = "HasOptedOutOfEmail"
+    do_not_call: str = "DoNotCall"
+    do_not_contact: str = ""
+    last_reply_at: str = ""
+    last_meeting_at: str = ""
+    referred_by: str = ""
+
+
+class SalesforceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["salesforce"] = "salesforce"
+    auth: Literal["jwt", "client_credentials", "session"] = Field(
+        "jwt", description="jwt (OAuth JWT bearer), client_credentials, or session (a session id; for tests)")
+    domain: str = Field("login", description="login, test (sandboxes), or your My Domain such as acme.my")
+    username: str = Field("", description="jwt: the integration user's username")
+    consumer_key_env: str = "SALESFORCE_CONSUMER_KEY"
+    consumer_secret_env: str = "SALESFORCE_CONSUMER_SECRET"
+    private_key_env: str = Field("SALESFORCE_PRIVATE_KEY", description="jwt: the PEM private key, or a path to it")
+    session_id_env: str = "SALESFORCE_SESSION_ID"
+    instance_url_env: str = "SALESFORCE_INSTANCE_URL"
+    api_version: str = Field("59.0", pattern=r"^\d{2}\.\d$", description="REST API version, no leading v (46.0+)")
+    task_key_field: str = Field("TaskKey__c", description="Activity custom field: External ID + Unique, Text(255)")
+    outcome_field: str = Field("CallDisposition", description="Task field a recruiter records the outcome in; '' for none")
+    outcomes: dict[str, OutcomeValue] = Field(default_factory=dict,
+                                              description="outcome field value -> outcome (besides the outcome names)")
+    channel_types: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CHANNEL_TYPES),
+                                          description="channel -> Task Type picklist value ('' to leave Type empty)")
+    priorities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES),
+                                       description="low/medium/high -> Task Priority picklist value")
+    close_status: str = Field("Completed", description="the closed Task Status written when a cadence ends a task")
+    daily_share: float = Field(0.5, gt=0, le=1, description="share of the org's remaining daily API requests a run may use")
+    request_timeout: float = Field(60.0, gt=0, description="seconds per HTTP call")
+    max_retries: int = Field(5, ge=0, description="retries of a 5xx, reset or UNABLE_TO_LOCK_ROW")
+    sweep_hours: float = Field(24.0, ge=0, description="how often to check enrolled contacts and open tasks still exist")
+    fields: ContactFields = Field(default_factory=ContactFields)
+    extra_fields: list[str] = Field(default_factory=list, description="more Contact fields to read")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What sign-in needs; every secret wrapped so it never prints."""
+
+    consumer_key: Secret | None = None
+    consumer_secret: Secret | None = None
+    private_key: Secret | None = None
+    session_id: Secret | None = None
+    instance_url: str = ""
+    login_url: str = ""  # SALESFORCE_LOGIN_URL: send the token exchange here (the emulator)
+    ca_bundle: str = ""  # SALESFORCE_CA_BUNDLE: trust this CA file only (the emulator's test CA)
+
+    def __repr__(self) -> str:
+        return f"Credentials(instance_url={self.instance_url!r}, login_url={self.login_url!r})"
+
+
+def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> tuple[SalesforceSettings, Credentials]:
+    try:
+        settings = SalesforceSettings.model_validate(dict(raw))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"crm.{where}: {first['msg']}") from None
+    if float(settings.api_version) < 46.0:
+        raise ConfigError("crm.api_version: upserts through sObject Collections need API version 46.0 or later")
+    bad_channels = sorted(set(settings.channel_types) - set(DEFAULT_CHANNEL_TYPES))
+    if bad_channels:
+        raise ConfigError(f"crm.channel_types.{bad_channels[0]}: not a channel ({', '.join(DEFAULT_CHANNEL_TYPES)})")
+    bad_priorities = sorted(set(settings.priorities) - set(DEFAULT_PRIORITIES))
+    if bad_priorities:
+        raise ConfigError(f"crm.priorities.{bad_priorities[0]}: not a priority (low, medium, high)")
+
+    def secret(name: str, what: str) -> Secret:
+        value = env.get(name, "")
+        if not value:
+            raise FatalCRMError(f"no Salesforce {what}: set the {name} environment variable "
+                                f"(crm.auth is {settings.auth})")
+        return Secret(value)
+
+    extra = {"login_url": env.get("SALESFORCE_LOGIN_URL", "").rstrip("/"), "ca_bundle": env.get("SALESFORCE_CA_BUNDLE", "")}
+    if settings.auth == "session":
+        instance = env.get(settings.instance_url_env, "")
+        if not instance:
+            raise FatalCRMError(f"no Salesforce instance URL: set the {settings.instance_url_env} environment variable")
+        return settings, Credentials(session_id=secret(settings.session_id_env, "session id"), instance_url=instance, **extra)
+    if settings.auth == "client_credentials":
+        if settings.domain in ("login", "test"):
+            raise ConfigError("crm.domain: the client credentials flow signs in at your My Domain (e.g. acme.my), "
+                              "not login or test")
+        return settings, Credentials(consumer_key=secret(settings.consumer_key_env, "consumer key"),
+                                     consumer_secret=secret(settings.consumer_secret_env, "consumer secret"), **extra)
+    if not settings.username:
+        raise ConfigError("crm.username: the JWT bearer flow needs the integration user's username")
+    key = secret(settings.private_key_env, "private key").reveal()
+    if not key.lstrip().startswith("-----BEGIN"):
+        try:
+            with open(os.path.expanduser(key), encoding="utf-8") as f:
+                key = f.read()
+        except OSError as err:
+            raise FatalCRMError(f"{settings.private_key_env}: cannot read the private key file ({err.strerror})") from None
+    return settings, Credentials(consumer_key=secret(settings.consumer_key_env, "consumer key"), private_key=Secret(key),
+                                 **extra)

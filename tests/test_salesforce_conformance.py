@@ -1,0 +1,37 @@
+"""The Salesforce adapter passes the shared CRM conformance suite, against the emulator (real
+simple-salesforce over HTTPS, signing in by client credentials)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
+from salesforce_support import SalesforceRecruiter, make_crm, prepare, to_fields
+
+
+class TestSalesforceConformance(CRMConformance):
+    @pytest.fixture(autouse=True)
+    def _emulator(self, salesforce_emulator: Any) -> None:
+        self.emu = salesforce_emulator
+        prepare(self.emu)
+        self.owner_ids = {o["id"]: self.emu.add_user(o["first_name"], o["last_name"], o["email"], o["timezone"])
+                          for o in SEED_OWNERS}
+        self.ids = {}
+        for c in SEED_CONTACTS:
+            values = to_fields(c) | {"OwnerId": self.owner_ids[c["owner_id"]]}
+            self.ids[c["id"]] = self.emu.create_contact(**values)
+
+    def make_crm(self, tmp_path: Any) -> Any:
+        return make_crm(self.emu)
+
+    def make_crm_with_bad_record(self, tmp_path: Any) -> Any:
+        self.emu.create_contact(FirstName="Bad", Phone="call me maybe", MailingCountry="Atlantis")
+        return make_crm(self.emu)
+
+    def make_recruiter(self, crm: Any, tmp_path: Any) -> SalesforceRecruiter:
+        return SalesforceRecruiter(self.emu, self.ids)
+
+    def contact_ids(self) -> list[str]:
+        return [self.ids[c["id"]] for c in SEED_CONTACTS]
