@@ -95,7 +95,7 @@ class TransportAdapter(HTTPAdapter):
 def classify(exc: BaseException) -> BaseException:
     """A client-library or network exception, as what the run should do about it."""
     if isinstance(exc, SalesforceAuthenticationFailed):
-        return FatalCRMError(f"Salesforce sign-in failed: {exc.code}: {exc.message}")
+        return FatalCRMError(f"Salesforce sign-in failed: {exc.code}: {getattr(exc, 'auth_message', '')}")
     if isinstance(exc, SalesforceError):
         code = error_code(exc)
         if code == "REQUEST_LIMIT_EXCEEDED":

@@ -96,6 +96,7 @@ class SalesforceEmulator:
         self.jwt_public_key: Any = None  # PEM of the connected app's certificate key; None: signatures not checked
         self.lock_records = 0  # the next N upserted/updated records fail with UNABLE_TO_LOCK_ROW
         self.lock_requests = 0  # the next N collection writes fail whole with UNABLE_TO_LOCK_ROW
+        self.exhaust_after: int | None = None  # after N more data requests, other clients use up the allocation
         self.cursors: dict[str, tuple[list[dict[str, Any]], bool]] = {}
         self._server: Any = None
         self._cert: Any = None
@@ -431,6 +432,11 @@ class SalesforceEmulator:
             return Response(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
         if not self._authorized(headers):
             return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+        if self.exhaust_after is not None:
+            if self.exhaust_after <= 0:
+                self.api_used, self.exhaust_after = max(self.api_used, self.api_max), None
+            else:
+                self.exhaust_after -= 1
         if self.api_used >= self.api_max:
             return Response(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
                             {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_max}"})
