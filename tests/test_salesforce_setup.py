@@ -1,0 +1,77 @@
+"""`cadence setup salesforce` and `cadence demo salesforce`, in a subprocess against the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from connector.crm.salesforce.emulator import SalesforceEmulator
+from salesforce_support import env_for, make_crm, prepare
+from secret_scan import scan_text
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = """\
+crm:
+  type: salesforce
+  auth: client_credentials
+  domain: acme.my
+  outcome_field: Outcome__c
+  channel_types: {linkedin: LinkedIn}
+  fields: {referred_by: Referred_By__c}
+cadences:
+  - id: c
+    name: C
+    steps: [{id: s, channel: call, subject: Call}]
+"""
+
+
+def setup(config: Path, emu: SalesforceEmulator) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFORCE_")} | env_for(emu)
+    return subprocess.run([sys.executable, "-m", "connector.cli", "setup", "salesforce", str(config)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_setup_says_exactly_what_an_admin_must_add(tmp_path: Path) -> None:
+    """An org without the task-key field, the outcome field, a Type value and a Contact field: each is named with
+    where to add it (exit 1); once the admin has added them, setup says the org is ready (exit 0)."""
+    with SalesforceEmulator(task_key_field=None) as emu:
+        prepare(emu)
+        emu.remove_field("Contact", "Referred_By__c")
+        config = tmp_path / "cadence.yaml"
+        config.write_text(CONFIG, encoding="utf-8")
+
+        before = setup(config, emu)
+        scan_text(before.stdout + before.stderr, "setup output")
+        assert before.returncode == 1, before.stderr
+        missing = [line for line in before.stdout.splitlines() if line.startswith("missing:")]
+        assert len(missing) == 4, before.stdout
+        assert "Activity > Fields & Relationships > New > Text" in missing[0] and "TaskKey__c" in missing[0]
+        assert "'External ID'" in missing[0] and "'Unique'" in missing[0]
+        assert any("'LinkedIn' to the Task Type picklist" in m for m in missing)
+        assert any("outcome field Outcome__c is not on Task" in m for m in missing)
+        assert any("Contact has no field Referred_By__c" in m for m in missing)
+
+        emu.add_field("Task", "TaskKey__c", external=True, unique=False)
+        emu.add_field("Task", "Outcome__c", picklist=["Connected", "Not now"])
+        emu.add_picklist_value("Task", "Type", "LinkedIn")
+        emu.add_field("Contact", "Referred_By__c")
+        after = setup(config, emu)
+        assert after.returncode == 0, after.stdout + after.stderr
+        assert "warning: TaskKey__c is not Unique" in after.stdout
+        assert after.stdout.rstrip().endswith("ok: the org is ready for crm-cadence")
+
+
+def test_setup_report_of_a_ready_org(salesforce_emulator: SalesforceEmulator) -> None:
+    report = make_crm(salesforce_emulator).setup()
+    assert report.ok and not report.warnings, report
+    assert any("External ID, Unique" in line for line in report.done)
+
+
+def test_demo_salesforce_runs_end_to_end() -> None:
+    proc = subprocess.run([sys.executable, "-m", "connector.cli", "demo", "salesforce", "--contacts", "6"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "First sync" in proc.stdout and "created 6" in proc.stdout
+    assert "Second sync, nothing changed" in proc.stdout and "next step for" in proc.stdout
