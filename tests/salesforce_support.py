@@ -7,13 +7,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from hubspot_support import CANARY_TOKEN
+
 from connector.configfile import load_config
 from connector.crm.salesforce import SalesforceCRM
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.store import CREATED, LEDGER_STATUSES
 from connector.store_sqlite import SQLiteStore, state_path
 from connector.sync import SyncReport, run_sync
-from hubspot_support import CANARY_TOKEN
 from sequences.records import EnrollmentStatus
 
 UTC = timezone.utc

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
 from salesforce_support import SalesforceRecruiter, make_crm, prepare, to_fields
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from salesforce_support import START, UPSERT, assert_converged, env_for
+from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.sync import KILL_POINTS
-from salesforce_support import START, UPSERT, assert_converged, env_for
-from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 450, 7  # 3 upserts: 200, 200, 50

@@ -11,13 +11,14 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from hubspot_support import CANARY_TOKEN
+from salesforce_support import START, UPSERT, Org, assert_converged, crm_settings, env_for, prepare
+from test_salesforce_sync import reference_tasks, scenario, task_summary
+
 from connector.crm.base import FatalCRMError
 from connector.crm.salesforce import SalesforceCRM
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.sync import SyncReport, run_sync
-from hubspot_support import CANARY_TOKEN
-from salesforce_support import START, UPSERT, Org, assert_converged, crm_settings, env_for, prepare
-from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 450, 7  # 3 upserts of 200, 200, 50
@@ -179,10 +180,10 @@ def test_missing_setting_or_secret_is_a_clear_error(tmp_path: Path) -> None:
         SalesforceCRM.from_config(crm_settings(), env={"SALESFORCE_CONSUMER_KEY": "k"})
     from connector.crm.base import ConfigError
 
-    with pytest.raises(ConfigError, match="crm.domain"):
+    with pytest.raises(ConfigError, match=r"crm\.domain"):
         SalesforceCRM.from_config({"auth": "client_credentials"}, env={})
-    with pytest.raises(ConfigError, match="crm.username"):
+    with pytest.raises(ConfigError, match=r"crm\.username"):
         SalesforceCRM.from_config({"auth": "jwt"}, env={})
-    with pytest.raises(ConfigError, match="crm.channel_types.fax"):
+    with pytest.raises(ConfigError, match=r"crm\.channel_types\.fax"):
         SalesforceCRM.from_config({"auth": "session", "channel_types": {"fax": "Other"}}, env={})
     prepare  # noqa: B018  (imported for symmetry with the sync tests)

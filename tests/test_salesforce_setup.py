@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from connector.crm.salesforce.emulator import SalesforceEmulator
 from salesforce_support import env_for, make_crm, prepare
 from secret_scan import scan_text
+
+from connector.crm.salesforce.emulator import SalesforceEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """\

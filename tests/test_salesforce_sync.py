@@ -6,19 +6,18 @@ Shared helpers for the Salesforce fault and crash tests live here (`scenario`, t
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from salesforce_support import START, UPSERT, Org, assert_converged, make_crm
 
 from connector.crm.base import ReadContext
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.crm.salesforce.mapping import parse_time
 from connector.store import CREATED
-from salesforce_support import START, UPSERT, Org, assert_converged, make_crm
 from sequences.records import EnrollmentStatus, TaskStatus
 
 UTC = timezone.utc

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
@@ -71,7 +72,7 @@ class SalesforceCRM:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
-                    **kw: Any) -> "SalesforceCRM":
+                    **kw: Any) -> SalesforceCRM:
         """Build from the config's `crm:` keys; every secret comes from the environment."""
         settings, credentials = load_settings(raw, env)
         return cls(settings, credentials, **kw)
@@ -326,7 +327,7 @@ class SalesforceCRM:
                                              unknown=not closing, retryable=closing)
                 return results
             locked: dict[str, dict[str, Any]] = {}
-            for k, item in zip(keys, answer):
+            for k, item in zip(keys, answer, strict=True):
                 if item.get("success"):
                     results[k] = WriteResult(k, True, crm_id=str(item.get("id") or ""))
                     continue

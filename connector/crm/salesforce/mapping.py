@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timezone
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.crm.base import BadRecord
@@ -114,7 +115,7 @@ def checked_contact(record: Mapping[str, Any], p: ContactFields) -> tuple[Contac
         return contact, []
     source = f"salesforce Contact {contact.id}"
     bad: list[BadRecord] = []
-    changes: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     raw_zone = _text(record, p.timezone)
     if raw_zone and not contact.timezone:
         bad.append(BadRecord(source, p.timezone, f"unknown time zone {raw_zone[:60]!r}: the zone comes from the "

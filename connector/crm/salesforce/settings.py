@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -113,7 +114,7 @@ def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ
                                 f"(crm.auth is {settings.auth})")
         return Secret(value)
 
-    extra = {"login_url": env.get("SALESFORCE_LOGIN_URL", "").rstrip("/"), "ca_bundle": env.get("SALESFORCE_CA_BUNDLE", "")}
+    extra: dict[str, Any] = {"login_url": env.get("SALESFORCE_LOGIN_URL", "").rstrip("/"), "ca_bundle": env.get("SALESFORCE_CA_BUNDLE", "")}
     if settings.auth == "session":
         instance = env.get(settings.instance_url_env, "")
         if not instance:

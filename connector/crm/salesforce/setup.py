@@ -18,7 +18,7 @@ def _picklist(field: dict[str, Any]) -> set[str]:
     return {p["value"] for p in field.get("picklistValues", []) if p.get("active", True)}
 
 
-def check_org(crm: "SalesforceCRM") -> SetupReport:
+def check_org(crm: SalesforceCRM) -> SetupReport:
     s = crm.settings
     done: list[str] = []
     missing: list[str] = []

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import itertools
 import json
 import random
 import re
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from connector.crm.hubspot.emulator.clock import FakeClock, SystemClock
@@ -198,7 +200,7 @@ class SalesforceEmulator:
     def _insert(self, sobject: str, values: dict[str, Any]) -> dict[str, Any]:
         rid = self._new_id(sobject)
         stamp = self.now()
-        row = {f: None for f in self.schema[sobject]}
+        row: dict[str, Any] = {f: None for f in self.schema[sobject]}
         for name, meta in self.schema[sobject].items():
             if meta["type"] == "boolean":
                 row[name] = False
@@ -565,7 +567,7 @@ class SalesforceEmulator:
         for row in self.records[q.sobject].values():
             if row.get("IsDeleted") and not include_deleted:
                 continue
-            if q.where is None or q.where(lambda name, r=row: self._value(q.sobject, r, name)):
+            if q.where is None or q.where(functools.partial(self._value, q.sobject, row)):
                 rows.append(row)
         if q.order:
             rows.sort(key=sort_key(q.order, lambda r, name: self._value(q.sobject, r, name)))
@@ -675,11 +677,11 @@ class SalesforceEmulator:
             return _record_error("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")
         return None
 
-    def _finish(self, results: list[dict[str, Any]], ops: list[Any], all_or_none: bool) -> list[dict[str, Any]]:
+    def _finish(self, results: list[dict[str, Any] | None], ops: list[Any], all_or_none: bool) -> list[dict[str, Any]]:
         """Apply the planned writes (all, or none when allOrNone and something failed)."""
         failed = any(r is not None for r in results)
         out = []
-        for planned, op in zip(results, ops):
+        for planned, op in zip(results, ops, strict=True):
             if planned is not None:
                 out.append({"id": None, **planned})
             elif failed and all_or_none:
@@ -780,7 +782,7 @@ class SalesforceEmulator:
         return {"id": row["Id"], "success": True, "errors": []}
 
     # ------------------------------------------------------------------- server
-    def start(self) -> "SalesforceEmulator":
+    def start(self) -> SalesforceEmulator:
         from .server import TLSServer
         from .tls import make_certificate
 
@@ -823,7 +825,7 @@ class SalesforceEmulator:
         return {"SALESFORCE_SESSION_ID": self.session_id, "SALESFORCE_INSTANCE_URL": self.base_url,
                 "SALESFORCE_CA_BUNDLE": self.ca_file}
 
-    def __enter__(self) -> "SalesforceEmulator":
+    def __enter__(self) -> SalesforceEmulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -17,9 +17,10 @@ MALFORMED_QUERY, or INVALID_FIELD for an unknown column).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 UTC = timezone.utc
 
@@ -245,14 +246,14 @@ def sort_key(order: list[tuple[str, bool, bool]], get: Callable[[dict, str], Any
         def __init__(self, v: Any) -> None:
             self.v = v
 
-        def __lt__(self, other: "_Rev") -> bool:
+        def __lt__(self, other: _Rev) -> bool:
             return other.v < self.v
 
         def __eq__(self, other: object) -> bool:
             return isinstance(other, _Rev) and other.v == self.v
 
     def key(row: dict) -> tuple:
-        out = []
+        out: list[Any] = []
         for name, desc, nulls_last in order:
             value = _norm(get(row, name))
             is_null = value is None
