@@ -280,18 +280,20 @@ def test_email_opt_out_skips_email_steps(outcomes: dict[str, Any]) -> None:
     assert task["Type"] == "Call" and parse_time(task["ReminderDateTime"]).date() == (START + timedelta(days=7)).date()
 
 
-def test_task_deleted_in_salesforce_ends_the_enrollment(outcomes: dict[str, Any]) -> None:
-    """A recruiter deleting the open task is seen by the next incremental read (queryAll): the enrollment
-    exits and nothing is recreated."""
+def test_task_deleted_in_salesforce_skips_that_touch(outcomes: dict[str, Any]) -> None:
+    """A recruiter deleting the open task is seen by the next incremental read (queryAll, no sweep needed): that
+    touch is skipped, the cadence moves on to its next step and stays active; the deleted task is not recreated."""
     org, emu = outcomes["org"], outcomes["emu"]
     cid = outcomes["ids"]["wrong"]
     task = org.open_tasks_of(cid)[0]
     org.at(START + timedelta(hours=1))
     emu.delete_task(task["Id"])
     report = org.sync(START + timedelta(hours=2))
-    assert report.status == "ok" and report.counts["created"] == 0
-    assert org.open_tasks_of(cid) == []
-    assert [e.status for e in org.enrollments(cid)] == [EnrollmentStatus.EXITED]
+    assert report.status == "ok" and report.counts["created"] == 1, report.errors
+    [next_task] = org.open_tasks_of(cid)
+    assert next_task["Id"] != task["Id"] and next_task["Type"] == "Email"
+    assert [e.status for e in org.enrollments(cid)] == [EnrollmentStatus.ACTIVE]
+    assert org.sync(START + timedelta(hours=3)).counts["created"] == 0
 
 
 def test_verify_contacts_reports_deleted_purged_and_merged(salesforce_emulator: SalesforceEmulator) -> None:
