@@ -167,7 +167,20 @@ def _tasks(emu: Any) -> list[tuple[str, dict]]:
 
 
 def _first_open_task(emu: Any) -> str | None:
-    return next((tid for tid, props in _tasks(emu) if props.get("hs_task_status") != "COMPLETED"), None)
+    """The open task the demo's recruiter completes: a call, of the contact with the lowest id.
+
+    Chosen by contact, not by task id: task ids follow the push order, which follows the task
+    keys, which include the emulator's (random) port, so "the first task" changed from run to
+    run, and some contacts have no next step to show.
+    """
+    open_tasks = [(tid, props) for tid, props in _tasks(emu) if props.get("hs_task_status") != "COMPLETED"]
+    calls = [tid for tid, props in open_tasks if props.get("hs_task_type") == "CALL"] or [tid for tid, _ in open_tasks]
+
+    def contact_order(tid: str) -> tuple[int, str]:
+        contacts = emu.contacts_for_task(tid)
+        return (min((int(c) for c in contacts), default=1 << 62), tid)
+
+    return min(calls, key=contact_order, default=None)
 
 
 def _show_tasks(console: Console, emu: Any, title: str, only_open: bool = False) -> None:
