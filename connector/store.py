@@ -208,8 +208,15 @@ class Store(Protocol):
     in `transaction()` to make them one unit (nested calls join the outer transaction)."""
 
     account: str
+    read_only: bool  # opened for `plan` or `status`: every write is discarded at close
 
     def close(self) -> None: ...
+
+    def exclusive_run(self) -> AbstractContextManager[None]:
+        """Hold the account's single-runner lock for the block, across every process that shares this
+        state (SQLite: a file lock beside the file; PostgreSQL: an advisory lock, released when the
+        session dies). Raises LockHeld at once when another run holds it."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
@@ -324,7 +331,9 @@ class Store(Protocol):
 
     def set_cursor(self, name: str, value: datetime, now: datetime) -> None: ...
 
-    def start_run(self, now: datetime, *, plan_only: bool = False) -> int: ...
+    def start_run(self, now: datetime, *, plan_only: bool = False) -> int:
+        """Log a run's start; runs left 'running' are marked 'crashed' only inside `exclusive_run()`."""
+        ...
 
     def finish_run(self, run_id: int, ended: datetime, status: str, counts: Mapping[str, Any], error: str = "") -> None: ...
 

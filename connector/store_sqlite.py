@@ -199,15 +199,40 @@ class SQLiteStore:
         self.account = account
         self.label = label
         self._depth = 0
+        self.read_only = False  # a snapshot: writes reach only the in-memory copy
+        self.path: Path | None = None  # the state file (None: in memory)
+        self._locked = False  # this store holds the account's run lock
+        self._held: Any = None  # the run lock taken by open(exclusive=True), released by close()
         db.row_factory = sqlite3.Row
         self.schema_version = migrate(db)
 
     # -- opening
     @classmethod
-    def open(cls, path: str | Path, account: str) -> SQLiteStore:
-        """Open (creating if needed) the state file for writing."""
+    def open(cls, path: str | Path, account: str, *, exclusive: bool = False) -> SQLiteStore:
+        """Open (creating if needed) the state file for writing. `exclusive`: take the account's run
+        lock first (before the file is touched) and hold it until close(); LockHeld if another run has it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = cls._run_lock(path, account) if exclusive else None
+        try:
+            store = cls._open_file(path, account)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store._held, store._locked = lock, lock is not None
+        return store
+
+    @staticmethod
+    def _run_lock(path: Path, account: str) -> Any:
+        from .sync import RunLock
+
+        lock = RunLock.for_state(path, account)
+        lock.acquire(account)
+        return lock
+
+    @classmethod
+    def _open_file(cls, path: Path, account: str) -> SQLiteStore:
         db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 10000")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -215,7 +240,9 @@ class SQLiteStore:
             log.warning("state file %s: WAL mode unavailable (%s); is it on a network file system?", path, mode)
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
-        return cls(db, account, label=str(path))
+        store = cls(db, account, label=str(path))
+        store.path = path
+        return store
 
     @classmethod
     def snapshot(cls, path: str | Path, account: str) -> SQLiteStore:
@@ -232,10 +259,32 @@ class SQLiteStore:
                 source.backup(memory)
             finally:
                 source.close()
-        return cls(memory, account, label=f"{path} (read-only copy)")
+        store = cls(memory, account, label=f"{path} (read-only copy)")
+        store.read_only = True
+        return store
 
     def close(self) -> None:
         self.db.close()
+        if self._held is not None:
+            self._held.release()
+            self._held, self._locked = None, False
+
+    @contextlib.contextmanager
+    def exclusive_run(self) -> Iterator[None]:
+        """The account's single-runner lock: an OS file lock beside the state file, held for the
+        block (released by the OS if the process dies). Raises LockHeld when another run holds it."""
+        if self._held is not None:  # opened exclusive: held until close()
+            yield
+            return
+        if self.path is None:
+            raise StateFileError("a run lock needs a state file (this store is an in-memory copy)")
+        lock = self._run_lock(self.path, self.account)
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._locked = False
+            lock.release()
 
     # -- transactions
     @contextlib.contextmanager
@@ -439,7 +488,7 @@ class SQLiteStore:
                     )
                 else:  # a retryable failure is retried up to MAX_ATTEMPTS times, then parked as failed
                     self._q(
-                        "UPDATE tasks SET status=CASE WHEN ? AND attempts+1<? THEN 'pending' ELSE 'failed' END, "
+                        "UPDATE tasks SET status=CASE WHEN ?=1 AND attempts+1<? THEN 'pending' ELSE 'failed' END, "
                         "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
                         (int(res.retryable), MAX_ATTEMPTS, res.error, ts(now), self.account, res.key),
                     )
@@ -577,9 +626,10 @@ class SQLiteStore:
             )
 
     def start_run(self, now: datetime, *, plan_only: bool = False) -> int:
-        """Log a run's start; runs still 'running' from a killed process are marked 'crashed' (the caller holds the lock)."""
+        """Log a run's start. Runs still 'running' are marked 'crashed' (left by a killed process) only
+        while this store holds the account's run lock: then no other run can be going."""
         with self.transaction():
-            if not plan_only:
+            if not plan_only and self._locked:
                 self._q("UPDATE runs SET status='crashed' WHERE account=? AND status='running' AND plan_only=0", (self.account,))
             cur = self._q(
                 "INSERT INTO runs (account, started_at, status, plan_only) VALUES (?,?,'running',?)",

@@ -44,7 +44,7 @@ from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit, Vanished
 from .massexit import check as check_mass_exit
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
-from .store_sqlite import SQLiteStore, state_path
+from .store_factory import open_store, state_location
 
 log = logging.getLogger(__name__)
 
@@ -713,13 +713,9 @@ def run_sync(
         crm = load_crm(loaded, env=env if env is not None else os.environ)
     config: Config = loaded.config
     account = config.account or crm.account_id()
-    state = state_path(loaded)
-    lock = None
+    where = state_location(loaded, env if env is not None else os.environ)
     try:
-        if not plan_only:
-            lock = RunLock.for_state(state, account)
-            lock.acquire(account)
-        store = SQLiteStore.snapshot(state, account) if plan_only else SQLiteStore.open(state, account)
+        store = open_store(where, account, read_only=plan_only, exclusive=not plan_only)  # LockHeld: another run has it
         report = SyncReport(account=account, started_at=now, plan_only=plan_only)
         try:
             report.run_id = store.start_run(now, plan_only=plan_only)
@@ -767,7 +763,5 @@ def run_sync(
         finally:
             store.close()
     finally:
-        if lock is not None:
-            lock.release()
         if owns_crm:
             crm.close()

@@ -345,11 +345,20 @@ class MassExit(_Model):
     max_count: int = Field(10, ge=0, description="number of enrollments")
 
 
+class StateFromEnv(_Model):
+    """`state: {env: VAR}`: the state's location (a path or a postgresql:// URL) is in this environment
+    variable, so a database password stays out of the config file."""
+
+    env: str = Field(..., min_length=1, description="name of the environment variable holding the path or URL")
+
+
 class Config(_Model):
     version: Literal[1] = Field(1, description="config format version")
     account: str = Field("", description="CRM account id for task keys; default: the CRM's own")
     crm: CRMSettings = Field(default_factory=CRMSettings)
-    state: str | None = Field(None, description="SQLite file (default: cadence-state.sqlite beside the config)")
+    state: str | StateFromEnv | None = Field(
+        None, description="where the state lives: a SQLite file (default: cadence-state.sqlite beside the config), "
+        "a postgresql:// URL, or {env: VAR} naming an environment variable that holds either")
     calendar: Calendar = Field(default_factory=Calendar)
     channels: Channels = Field(default_factory=Channels)
     guards: Guards = Field(default_factory=Guards)

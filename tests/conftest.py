@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from hypothesis import settings
+from pg_support import pg_database, pg_url  # noqa: F401  (registers the fixtures)
 
 from connector.crm.hubspot.emulator.testing import hubspot_emulator  # noqa: F401  (registers the fixture)
 from connector.crm.salesforce.emulator.testing import salesforce_emulator  # noqa: F401  (registers the fixture)

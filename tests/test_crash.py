@@ -36,15 +36,29 @@ def cadence(directory: Path, *args: str, kill_at: str = "") -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_TEST_")}
     if kill_at:
         env["CADENCE_TEST_KILL_AT"] = kill_at
+    state = directory / "state-url"  # a PostgreSQL workspace: its state URL, passed as the config says
+    if state.exists():
+        env["CADENCE_STATE"] = state.read_text(encoding="utf-8")
     return subprocess.run([sys.executable, "-m", "connector.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
-def make_workspace(directory: Path) -> Path:
+def make_workspace(directory: Path, state_url: str = "") -> Path:
+    """A local-CRM workspace; with `state_url`, its state is on PostgreSQL (`state: {env: CADENCE_STATE}`)."""
     directory.mkdir()
     seed_local(directory, CONTACTS)
-    (directory / "cadence.yaml").write_text(CONFIG, encoding="utf-8")
+    config = CONFIG
+    if state_url:
+        config += "state: {env: CADENCE_STATE}\n"
+        (directory / "state-url").write_text(state_url, encoding="utf-8")
+    (directory / "cadence.yaml").write_text(config, encoding="utf-8")
     return directory / "cadence.yaml"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest) -> str:
+    """'' (the SQLite file beside the config) or a fresh PostgreSQL schema's URL."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
 
 
 def keys(directory: Path) -> list[str]:
@@ -60,23 +74,24 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 @pytest.mark.parametrize("point", ["after_intents", "between_batches", "after_crm_write", "before_cursor"])
-def test_killed_first_run_converges(tmp_path: Path, point: str, expected: list[str]) -> None:
+def test_killed_first_run_converges(tmp_path: Path, point: str, expected: list[str], state_url: str) -> None:
     """SIGKILL at each point of a first run, then a normal run: every expected task exists exactly once."""
-    config = make_workspace(tmp_path / "ws")
+    config = make_workspace(tmp_path / "ws", state_url)
     killed = cadence(config.parent, "sync", str(config), "--now", MONDAY, kill_at=point)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     rerun = cadence(config.parent, "sync", str(config), "--now", "2026-03-02T14:01:00Z")
     assert rerun.returncode == 0, rerun.stderr
     found = keys(config.parent)
     assert sorted(found) == expected  # one per key, none lost
+    assert (config.parent / "cadence-state.sqlite").exists() != bool(state_url)  # the state went where the config says
     again = cadence(config.parent, "sync", str(config), "--now", "2026-03-02T14:02:00Z", "--json")
     assert '"created": []' in again.stdout
 
 
 @pytest.mark.parametrize("point", ["after_intents", "after_crm_write"])
-def test_killed_run_after_a_completion_converges(tmp_path: Path, point: str) -> None:
+def test_killed_run_after_a_completion_converges(tmp_path: Path, point: str, state_url: str) -> None:
     """A run killed while creating the next step after a completion still ends with exactly one next-step task."""
-    config = make_workspace(tmp_path / "ws")
+    config = make_workspace(tmp_path / "ws", state_url)
     assert cadence(config.parent, "sync", str(config), "--now", MONDAY).returncode == 0
     first = keys(config.parent)
     call = next(r for r in read_csv(config.parent / "tasks.csv") if r["contact_id"] == "c1")

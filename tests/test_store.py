@@ -1,8 +1,11 @@
-"""The SQLite state store: durable settings, migrations, the ledger's state machine, the contacts cache, snapshots."""
+"""The state stores: durable settings, migrations, the ledger's state machine, the contacts cache, snapshots.
+
+The contract tests (`store` fixture) run on both SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,23 +14,37 @@ from crm_conformance import make_task
 
 from connector.crm.base import WriteResult
 from connector.store import LedgerRow, Store
+from connector.store_factory import StateLocation, open_store
 from connector.store_sqlite import MIGRATIONS, SQLiteStore, migrate
 from sequences.records import CloseTask, Contact, Enrollment, EnrollmentStatus, Outcome, TaskState, TaskStatus
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> StateLocation:
+    """Where a store's state lives: a SQLite file, or a fresh schema on the test PostgreSQL."""
+    if request.param == "sqlite":
+        return StateLocation("sqlite", path=tmp_path / "state.sqlite")
+    return StateLocation("postgresql", url=request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore.open(tmp_path / "state.sqlite", "acct")
+def store(location: StateLocation) -> Iterator[Store]:
+    s = open_store(location, "acct")
     yield s
     s.close()
 
 
-def test_store_satisfies_the_protocol_and_uses_durable_settings(store: SQLiteStore) -> None:
-    """The SQLite store implements every Store method, in WAL mode with synchronous=FULL."""
+def test_store_satisfies_the_protocol(store: Store) -> None:
+    """Both stores implement every Store method."""
     missing = [name for name in dir(Store) if not name.startswith("_") and not hasattr(store, name)]
     assert missing == []
+
+
+def test_sqlite_uses_durable_settings(tmp_path: Path) -> None:
+    """The SQLite store runs in WAL mode with synchronous=FULL."""
+    store = SQLiteStore.open(tmp_path / "state.sqlite", "acct")
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
@@ -51,7 +68,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         migrate(db)
 
 
-def test_an_intent_is_recorded_once_per_key(store: SQLiteStore) -> None:
+def test_an_intent_is_recorded_once_per_key(store: Store) -> None:
     """add_intent records a pending row the first time and ignores the same key afterwards."""
     task = make_task("c1")
     assert store.add_intent(task, NOW)
@@ -60,7 +77,7 @@ def test_an_intent_is_recorded_once_per_key(store: SQLiteStore) -> None:
     assert row.key == task.key and row.task == task and row.status == "pending"
 
 
-def test_ledger_follows_the_write_results(store: SQLiteStore) -> None:
+def test_ledger_follows_the_write_results(store: Store) -> None:
     """unknown before sending; then ok -> created, retryable -> pending (+1 attempt), failed -> failed, unknown stays unknown."""
     tasks = [make_task("c1", n, run="r") for n in range(4)]
     for t in tasks:
@@ -80,7 +97,7 @@ def test_ledger_follows_the_write_results(store: SQLiteStore) -> None:
     assert rows[tasks[3].key].status == "unknown" and rows[tasks[3].key].sent_at == NOW
 
 
-def test_reconciliation_resolves_unknown_rows(store: SQLiteStore) -> None:
+def test_reconciliation_resolves_unknown_rows(store: Store) -> None:
     """Found unknown rows become created with the CRM id; missing ones go back to pending."""
     a, b = make_task("c1", 0, run="r"), make_task("c1", 1, run="r")
     for t in (a, b):
@@ -91,7 +108,7 @@ def test_reconciliation_resolves_unknown_rows(store: SQLiteStore) -> None:
     assert store.get(b.key).status == "pending"
 
 
-def test_closes_are_intents_too(store: SQLiteStore) -> None:
+def test_closes_are_intents_too(store: Store) -> None:
     """request_close marks the row; a confirmed close sets it closed; a close of an unsent create needs no CRM call."""
     a, b = make_task("c1", 0, run="r"), make_task("c2", 1, run="r")
     for t in (a, b):
@@ -108,7 +125,7 @@ def test_closes_are_intents_too(store: SQLiteStore) -> None:
     assert not store.request_close(CloseTask(a.key, "c1", "T1", "again"), NOW)
 
 
-def test_task_states_from_the_crm_update_the_ledger(store: SQLiteStore) -> None:
+def test_task_states_from_the_crm_update_the_ledger(store: Store) -> None:
     """A completion read from the CRM is stored (first completion time wins) and names the contact that changed."""
     a = make_task("c1", 0, run="r")
     store.add_intent(a, NOW)
@@ -126,7 +143,7 @@ def test_task_states_from_the_crm_update_the_ledger(store: SQLiteStore) -> None:
     assert store.apply_task_states([TaskState("someone-elses", "c9", TaskStatus.OPEN)], NOW) == set()
 
 
-def test_unsent_and_unconfirmed_tasks_count_as_open_for_the_engine(store: SQLiteStore) -> None:
+def test_unsent_and_unconfirmed_tasks_count_as_open_for_the_engine(store: Store) -> None:
     """Pending, unknown and failed creates show the engine an OPEN task, so nothing is stacked on top."""
     a = make_task("c1", 0, run="r")
     store.add_intent(a, NOW)
@@ -136,7 +153,7 @@ def test_unsent_and_unconfirmed_tasks_count_as_open_for_the_engine(store: SQLite
     assert list(store.open_load()) == [("o1", a.due_at)]
 
 
-def test_contacts_cache_marks_only_new_or_changed_contacts(store: SQLiteStore) -> None:
+def test_contacts_cache_marks_only_new_or_changed_contacts(store: Store) -> None:
     """upsert_contacts returns (and marks for planning) only contacts whose data changed."""
     ada = Contact("c1", "Ada", email="ada@example.com", opted_out=frozenset({"email"}), last_reply_at=NOW, properties={"x": "1"})
     kay = Contact("c2", "Kay", referred_by="c1")
@@ -150,14 +167,14 @@ def test_contacts_cache_marks_only_new_or_changed_contacts(store: SQLiteStore) -
     assert store.referrals_of(["c1"]) == {"c1": [kay]}
 
 
-def test_contacts_round_trip_exactly(store: SQLiteStore) -> None:
+def test_contacts_round_trip_exactly(store: Store) -> None:
     """A cached contact comes back equal to what was stored (sets, times, properties)."""
     ada = Contact("c1", "Ada", opted_out=frozenset({"email", "call"}), last_meeting_at=NOW, modified_at=NOW, properties={"role": "x"})
     store.upsert_contacts([ada], NOW)
     assert store.contacts(["c1"])["c1"] == ada
 
 
-def test_enrollments_are_replaced_and_due_ones_found(store: SQLiteStore) -> None:
+def test_enrollments_are_replaced_and_due_ones_found(store: Store) -> None:
     """put_enrollments replaces a contact's list; mark_due finds snoozes that are over."""
     store.upsert_contacts([Contact("c1"), Contact("c2")], NOW)
     store.clear_needs_plan(["c1", "c2"])
@@ -173,7 +190,7 @@ def test_enrollments_are_replaced_and_due_ones_found(store: SQLiteStore) -> None
     assert store.enrollments(["c1"]) == {}
 
 
-def test_a_transaction_is_all_or_nothing(store: SQLiteStore) -> None:
+def test_a_transaction_is_all_or_nothing(store: Store) -> None:
     """An error inside transaction() rolls back every write made in it, nested calls included."""
     with pytest.raises(RuntimeError), store.transaction():
         store.add_intent(make_task("c1", 0, run="r"), NOW)
@@ -182,7 +199,7 @@ def test_a_transaction_is_all_or_nothing(store: SQLiteStore) -> None:
     assert store.ledger(["pending"]) == [] and store.cursor("contacts") is None
 
 
-def test_cursors_and_runs(store: SQLiteStore) -> None:
+def test_cursors_and_runs(store: Store) -> None:
     """Cursors round-trip; runs are logged with counts and listed newest first."""
     store.set_cursor("contacts", NOW, NOW)
     assert store.cursor("contacts") == NOW
@@ -195,10 +212,10 @@ def test_cursors_and_runs(store: SQLiteStore) -> None:
     assert runs[1].counts == {"created": 3} and runs[0].error == "boom"
 
 
-def test_rows_are_scoped_by_account(tmp_path: Path) -> None:
-    """Two accounts sharing a state file never see each other's rows."""
-    a = SQLiteStore.open(tmp_path / "s.sqlite", "portal-a")
-    b = SQLiteStore.open(tmp_path / "s.sqlite", "portal-b")
+def test_rows_are_scoped_by_account(location: StateLocation) -> None:
+    """Two accounts sharing a state never see each other's rows."""
+    a = open_store(location, "portal-a")
+    b = open_store(location, "portal-b")
     a.add_intent(make_task("c1", run="r"), NOW)
     a.set_cursor("contacts", NOW, NOW)
     assert b.ledger(["pending"]) == [] and b.cursor("contacts") is None
@@ -223,7 +240,7 @@ def test_a_snapshot_never_writes_to_the_file(tmp_path: Path) -> None:
     real.close()
 
 
-def test_ledger_row_payload_round_trips(store: SQLiteStore) -> None:
+def test_ledger_row_payload_round_trips(store: Store) -> None:
     """The recorded payload rebuilds the exact CreateTask that was planned."""
     task = make_task("c1", 3, run="r")
     store.add_intent(task, NOW)
@@ -231,7 +248,7 @@ def test_ledger_row_payload_round_trips(store: SQLiteStore) -> None:
     assert isinstance(row, LedgerRow) and row.task == task and row.due_at == task.due_at
 
 
-def test_retryable_failures_are_parked_after_max_attempts(store: SQLiteStore) -> None:
+def test_retryable_failures_are_parked_after_max_attempts(store: Store) -> None:
     """A create that keeps failing retryably is retried up to MAX_ATTEMPTS times, then marked failed."""
     from connector.store_sqlite import MAX_ATTEMPTS
 
@@ -244,14 +261,55 @@ def test_retryable_failures_are_parked_after_max_attempts(store: SQLiteStore) ->
     assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
 
 
-def test_a_run_left_running_by_a_killed_process_is_marked_crashed(store: SQLiteStore) -> None:
-    """The next run's start marks an unfinished earlier run as crashed."""
+def test_a_run_left_running_by_a_killed_process_is_marked_crashed(store: Store) -> None:
+    """The next run's start, holding the account's lock, marks an unfinished earlier run as crashed."""
     first = store.start_run(NOW)
-    store.start_run(NOW + timedelta(hours=1))
+    with store.exclusive_run():
+        store.start_run(NOW + timedelta(hours=1))
     assert {r.id: r.status for r in store.runs()}[first] == "crashed"
 
 
-def test_owners_are_cached_for_an_hour(store: SQLiteStore) -> None:
+def test_a_run_started_without_the_lock_marks_no_run_crashed(store: Store) -> None:
+    """Without the account's lock another run may be alive: its run is left as it is."""
+    first = store.start_run(NOW)
+    store.start_run(NOW + timedelta(hours=1))
+    assert {r.id: r.status for r in store.runs()}[first] == "running"
+
+
+def test_one_run_per_account_at_a_time(location: StateLocation) -> None:
+    """exclusive_run() is held by one store of an account at a time, whatever process; other accounts are free."""
+    from connector.sync import LockHeld
+
+    a1, a2, b = open_store(location, "portal-a"), open_store(location, "portal-a"), open_store(location, "portal-b")
+    try:
+        with a1.exclusive_run():
+            with pytest.raises(LockHeld, match="another sync for account 'portal-a' is running"), a2.exclusive_run():
+                pass
+            with b.exclusive_run():
+                pass
+        with a2.exclusive_run():  # released at the end of the block
+            pass
+    finally:
+        for s in (a1, a2, b):
+            s.close()
+
+
+def test_a_read_only_store_discards_every_write(location: StateLocation) -> None:
+    """A store opened read-only (plan, status) sees the state and writes nothing to it."""
+    real = open_store(location, "a")
+    real.set_cursor("contacts", NOW, NOW)
+    view = open_store(location, "a", read_only=True)
+    assert view.read_only and view.cursor("contacts") == NOW
+    view.set_cursor("contacts", NOW + timedelta(days=1), NOW)
+    view.add_intent(make_task("c1", run="r"), NOW)
+    run = view.start_run(NOW, plan_only=True)
+    view.finish_run(run, NOW, "planned", {})
+    view.close()
+    assert real.cursor("contacts") == NOW and real.ledger(["pending"]) == []
+    real.close()
+
+
+def test_owners_are_cached_for_an_hour(store: Store) -> None:
     """Owners cached by a run come back (days off included) until they are an hour old, then not."""
     from datetime import date
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from connector.clikit import EXIT_OK, EXIT_RUN_FAILED, Command, echo_json, exit_code_for, fail, load_config_or_exit, parse_now
+from connector.store import Store
 
 _FORMATS = click.Choice(["auto", "text", "json"])
 
@@ -111,15 +112,15 @@ def serve_command(config: Path, every: str | None, cron: str | None, jitter: str
 def status_command(config: Path, as_json: bool, now: str | None) -> None:
     """Enrollments by cadence, step and state; exits by reason; open and overdue tasks per owner; last runs."""
     from connector.crm.registry import account_of
-    from connector.store_sqlite import SQLiteStore, state_path
+    from connector.store_factory import open_store, state_location
 
     moment = parse_now(now)
     loaded = load_config_or_exit(config)
     account = account_of(loaded)  # from the config alone: no token, no request
-    path = state_path(loaded)
-    store = SQLiteStore.snapshot(path, account)
+    where = state_location(loaded)
+    store = open_store(where, account, read_only=True)
     try:
-        data = _status(loaded.config, store, moment, path)
+        data = _status(loaded.config, store, moment, where.describe())
     finally:
         store.close()
     if as_json:
@@ -137,7 +138,7 @@ def _step_name(config: Any, cadence_id: str, version: int, index: int) -> str:
     return f"step {index + 1}"
 
 
-def _status(config: Any, store: Any, now: datetime, path: Path) -> dict[str, Any]:
+def _status(config: Any, store: Store, now: datetime, path: str) -> dict[str, Any]:
     rows = store.enrollment_summary()
     enrollments = [
         {"cadence": r["cadence_id"], "version": r["version"], "step": _step_name(config, r["cadence_id"], r["version"], r["step_index"]),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.store import CLOSED, CREATED, FAILED, LEDGER_STATUSES, PENDING, UNKNOWN, LedgerRow
+from connector.store import CLOSED, CREATED, FAILED, LEDGER_STATUSES, PENDING, UNKNOWN, LedgerRow, Store
 from sequences.calendar import zone_or_none
 from sequences.config import Config
 from sequences.records import Contact, Enrollment, Owner
@@ -111,7 +111,8 @@ def _task_view(row: LedgerRow, contact: Contact | None) -> TaskView:
 class StateView:
     """The tasks, contacts, enrollments and owners of one account's state, read once."""
 
-    def __init__(self, config: Config, store: Any, path: Path):
+    def __init__(self, config: Config, store: Store, path: Path | str):
+        # path: where the state is, for people to read (a file, or a URL without its password)
         self.config, self.store, self.path = config, store, path
         self.account: str = store.account
         rows = store.ledger(list(LEDGER_STATUSES))
@@ -167,14 +168,14 @@ def open_state(loaded: Any) -> StateView:
     The account is the config's `account`, else the CRM's own id, which no CRM finds by a
     request (the local CRM names it; HubSpot's comes from its base URL)."""
     from connector.crm.registry import load_crm
-    from connector.store_sqlite import SQLiteStore, state_path
+    from connector.store_factory import open_store, state_location
 
     crm = load_crm(loaded)
     try:
         account = loaded.config.account or crm.account_id()
     finally:
         crm.close()
-    path = state_path(loaded)
-    store = SQLiteStore.snapshot(path, account)
-    return StateView(loaded.config, store, path)
+    where = state_location(loaded)
+    store = open_store(where, account, read_only=True)
+    return StateView(loaded.config, store, where.describe())
 
