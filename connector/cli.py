@@ -24,6 +24,8 @@ _COMMANDS = [
     ("connector.commands.hubspot", "setup_group", "setup"),
     ("connector.commands.salesforce", "demo_group", "demo"),
     ("connector.commands.hubspot", "emulator_group", "emulator"),
+    ("connector.fleet.commands", "worker_command", "worker"),
+    ("connector.fleet.commands", "fleet_group", "fleet"),
 ]
 
 

@@ -38,7 +38,7 @@ _LOCK_SPACE = 0x43414443  # 'CADC': the first key of every advisory lock crm-cad
 _MIGRATION_LOCK = 1
 
 
-class StateUnavailable(RuntimeError):
+class StateUnavailable(StateFileError):
     """The PostgreSQL server named by `state:` cannot be reached or refuses the connection."""
 
 

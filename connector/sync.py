@@ -44,7 +44,7 @@ from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit, Vanished
 from .massexit import check as check_mass_exit
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
-from .store_factory import open_store, state_location
+from .store_factory import StateLocation, open_store, state_location
 
 log = logging.getLogger(__name__)
 
@@ -696,6 +696,7 @@ def run_sync(
     env: Any = None,
     progress: Callable[..., None] | None = None,
     allow_mass_exit: bool = False,
+    state: StateLocation | None = None,
 ) -> SyncReport:
     """One sync run for a loaded config (`.config`, `.directory`); returns its report.
 
@@ -713,7 +714,7 @@ def run_sync(
         crm = load_crm(loaded, env=env if env is not None else os.environ)
     config: Config = loaded.config
     account = config.account or crm.account_id()
-    where = state_location(loaded, env if env is not None else os.environ)
+    where = state or state_location(loaded, env if env is not None else os.environ)  # a fleet passes its shared state
     try:
         store = open_store(where, account, read_only=plan_only, exclusive=not plan_only)  # LockHeld: another run has it
         report = SyncReport(account=account, started_at=now, plan_only=plan_only)

@@ -1,0 +1,1 @@
+"""Many accounts, many machines: a fleet file, procrastinate workers, and their status."""
