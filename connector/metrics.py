@@ -65,8 +65,8 @@ class Metrics:
         self.requests = Counter("cadence_crm_requests", "Requests sent to the CRM", ["account", "crm"], registry=r)
         r.register(_SinceLastSuccess(self))
 
-    def observe_run(self, account: str, report: Any, seconds: float) -> None:
-        """Count a finished run from its SyncReport."""
+    def observe_run(self, account: str, report: Any, seconds: float, crm: str = "") -> None:
+        """Count a finished run from its SyncReport (`crm`: the CRM's type, for requests per CRM)."""
         counts = getattr(report, "counts", {}) or {}
         status = str(getattr(report, "status", "failed"))
         self.runs.labels(account, status).inc()
@@ -77,7 +77,7 @@ class Metrics:
         self.rate_waits.labels(account).inc(int(counts.get("rate_limit_waits", 0) or 0))
         requests = counts.get("requests", 0)
         if isinstance(requests, int | float) and requests:
-            self.requests.labels(account, str(getattr(report, "crm", "") or counts.get("crm", "") or "crm")).inc(requests)
+            self.requests.labels(account, crm or "crm").inc(requests)
         if status == "ok":
             with self.lock:
                 self.last_success[account] = time.time()

@@ -15,10 +15,12 @@ import random
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from croniter import croniter
 
@@ -127,7 +129,17 @@ def serve(
     return runs
 
 
-def _run_once(config_path: Path, stop: threading.Event) -> str:
+def metered_run_once(metrics: Any) -> Callable[[Path, threading.Event], str]:
+    """`_run_once` that also feeds Prometheus metrics (connector.metrics.Metrics)."""
+
+    def run_once(config_path: Path, stop: threading.Event) -> str:
+        metrics.alive()
+        return _run_once(config_path, stop, metrics=metrics)
+
+    return run_once
+
+
+def _run_once(config_path: Path, stop: threading.Event, metrics: Any = None) -> str:
     """One sync with a freshly read config; returns the run's status (never raises for expected failures)."""
     from .configfile import ConfigFileError, load_config
     from .crm.base import ConfigError
@@ -139,12 +151,20 @@ def _run_once(config_path: Path, stop: threading.Event) -> str:
         for problem in exc.problems:
             log.error("config problem", extra=fields(problem=str(problem)))
         return "bad-config"
+    name = loaded.config.account or str(config_path)
+    started = time.monotonic()
     try:
         report = run_sync(loaded, stop=stop)
     except LockHeld as exc:
         log.warning("run skipped", extra=fields(reason=str(exc)))
+        if metrics is not None:
+            metrics.count_status(name, "skipped")
         return "skipped"
     except ConfigError as exc:
         log.error("CRM settings problem", extra=fields(error=str(exc)))
+        if metrics is not None:
+            metrics.count_status(name, "bad-config")
         return "bad-config"
+    if metrics is not None:
+        metrics.observe_run(report.account or name, report, time.monotonic() - started, crm=loaded.config.crm.type)
     return report.status

@@ -754,6 +754,9 @@ def run_sync(
                 report.error(error)
                 log.exception("run failed with an unexpected error", extra=fields(run=report.run_id))
             _fill_names(report, store)
+            for name, attribute in (("requests", "requests_made"), ("rate_limit_waits", "rate_limit_waits")):
+                if isinstance(getattr(crm, attribute, None), int):  # CRMs that count them (HubSpot)
+                    report.counts[name] = getattr(crm, attribute)
             report.duration = time.monotonic() - clock
             store.finish_run(report.run_id, now + timedelta(seconds=report.duration), report.status,
                              dict(report.counts) | {"duration_seconds": round(report.duration, 3)}, error)

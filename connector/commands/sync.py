@@ -85,7 +85,10 @@ def sync_command(config: Path, now: str | None, as_json: bool, log_format: str, 
 @click.option("--cron", "cron", help='Cron expression, e.g. "*/15 * * * *" (UTC).')
 @click.option("--jitter", default="0s", show_default=True, help="Random delay added to each run, e.g. 30s.")
 @click.option("--log-format", type=_FORMATS, default="auto", show_default=True)
-def serve_command(config: Path, every: str | None, cron: str | None, jitter: str, log_format: str) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on /metrics and a health check on /healthz on this port.")
+def serve_command(config: Path, every: str | None, cron: str | None, jitter: str, log_format: str,
+                  metrics_port: int | None) -> None:
     """Sync on a schedule until SIGTERM/SIGINT; a failed run is logged and the next one runs as planned."""
     from connector.logs import setup_logging
     from connector.service import Schedule, parse_every, serve, stop_on_signals
@@ -101,8 +104,18 @@ def serve_command(config: Path, every: str | None, cron: str | None, jitter: str
     load_config_or_exit(config)  # a bad config at start-up is exit 2, not a service logging errors forever
     setup_logging("text" if log_format == "auto" else log_format)
     stop = threading.Event()
+    run_once = None
+    if metrics_port is not None:
+        from connector.metrics import Metrics, serve_metrics
+        from connector.service import metered_run_once
+
+        metrics = Metrics()
+        # healthy while the loop runs: it beats at every run, and may wait up to a period between runs
+        period = schedule.every.total_seconds() if schedule.every else 86400.0
+        serve_metrics(metrics, metrics_port, stale_after=2 * period + 600)
+        run_once = metered_run_once(metrics)
     with stop_on_signals(stop):
-        serve(config, schedule, stop=stop)
+        serve(config, schedule, stop=stop, run_once=run_once)
 
 
 @click.command("status", cls=Command)

@@ -131,7 +131,7 @@ class FleetWorker:
             created, closed = int(report.counts["created"]), int(report.counts["closed"])
             error = "; ".join(str(e) for e in getattr(report, "errors", [])[:3])
             if self.metrics is not None:
-                self.metrics.observe_run(name, report, time.monotonic() - clock)
+                self.metrics.observe_run(name, report, time.monotonic() - clock, crm=loaded.config.crm.type)
         except ConfigFileError as exc:
             status, error = "bad-config", "; ".join(str(p) for p in exc.problems)
         except ConfigError as exc:

@@ -104,6 +104,11 @@ class HubSpotCRM:
     def requests_made(self) -> int:
         return self.call.requests
 
+    @property
+    def rate_limit_waits(self) -> int:
+        """Times a call waited on the rate limit: our throttle's waits and HubSpot's 429s."""
+        return self.call.throttle.waits + self.call.rate_limited
+
     # ------------------------------------------------------------------ account
     def account_id(self) -> str:
         return f"hubspot:{self.base_url.split('//')[-1]}"

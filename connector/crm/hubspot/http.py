@@ -58,6 +58,7 @@ class Throttle:
         self._searches: deque[float] = deque()
         self._lock = threading.Lock()
         self.waited = 0.0
+        self.waits = 0  # times a call waited for the budget (for the metrics)
 
     def acquire(self, search: bool = False) -> None:
         with self._lock:
@@ -68,6 +69,7 @@ class Throttle:
                 if wait <= 0:
                     break
                 self.waited += wait
+                self.waits += 1
                 self.sleep(wait)
             now = self.clock()
             self._calls.append(now)
