@@ -45,13 +45,21 @@ def test_kill_points_are_the_syncs(tmp_path: Path) -> None:
     assert tuple(AT_KILL) == KILL_POINTS
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest) -> str:
+    """'' (the SQLite file beside the config) or a fresh PostgreSQL schema's URL."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+
+
 @pytest.mark.parametrize("point", list(AT_KILL))
-def test_killed_hubspot_sync_converges(hubspot_emulator: HubSpotEmulator, tmp_path: Path, point: str) -> None:
+def test_killed_hubspot_sync_converges(hubspot_emulator: HubSpotEmulator, tmp_path: Path, point: str, state_url: str) -> None:
     """A first HubSpot sync SIGKILLed at `point`, rerun at the same `now` and again a day later, leaves exactly the
     tasks an uninterrupted run leaves: one per key, each on its contact, enrollments pointing at them."""
     expected = reference_tasks(tmp_path / "reference", CONTACTS, SEED)
     emu = hubspot_emulator
     portal = scenario(emu, tmp_path / "ws", CONTACTS, SEED)
+    if state_url:
+        portal.use_state(state_url)
     portal.at(START)
     now = START.isoformat()
 
@@ -73,16 +81,20 @@ def test_killed_hubspot_sync_converges(hubspot_emulator: HubSpotEmulator, tmp_pa
 
     assert task_summary(portal) == expected
     assert_converged(portal, expected)
+    assert (portal.path.parent / "cadence-state.sqlite").exists() != bool(state_url)  # the state went where the config says
     assert emu.counts().get(BATCH_CREATE) == -(-len(expected) // 100)  # every task sent once, over all runs
     print(f"{point}: {in_hubspot} tasks in HubSpot at the kill, {len(expected)} after the reruns")
 
 
 @pytest.mark.parametrize("point", ["after_intents", "after_crm_write"])
-def test_killed_run_after_a_completion_converges(hubspot_emulator: HubSpotEmulator, tmp_path: Path, point: str) -> None:
+def test_killed_run_after_a_completion_converges(hubspot_emulator: HubSpotEmulator, tmp_path: Path, point: str,
+                                                 state_url: str) -> None:
     """A run SIGKILLed while creating the next steps after recruiters' completions still ends, after reruns, with
     exactly one next-step task per completed task."""
     emu = hubspot_emulator
     portal = scenario(emu, tmp_path / "ws", 150, SEED)
+    if state_url:
+        portal.use_state(state_url)
     portal.at(START)
     assert cadence_sync(portal.path, START.isoformat(), emu).returncode == 0
     first = portal.tasks()

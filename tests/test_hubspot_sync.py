@@ -19,8 +19,8 @@ from connector.configfile import load_config
 from connector.crm.hubspot.adapter import HubSpotCRM
 from connector.crm.hubspot.emulator import HubSpotEmulator, iana_to_hubspot_tz
 from connector.crm.hubspot.mapping import country_code, parse_time, usable_phone
-from connector.store import CREATED, LEDGER_STATUSES
-from connector.store_sqlite import SQLiteStore, state_path
+from connector.store import CREATED, LEDGER_STATUSES, Store
+from connector.store_factory import open_store, state_location
 from connector.sync import SyncReport, run_sync
 from sequences.records import CreateTask, Enrollment, EnrollmentStatus
 
@@ -143,8 +143,14 @@ class Portal:
             kw["crm"] = fast_crm(self.emu, self.loaded)
         return run_sync(self.loaded, now=now, env=env_for(self.emu), **kw)
 
-    def store(self) -> SQLiteStore:
-        return SQLiteStore.open(state_path(self.loaded), ACCOUNT)
+    def store(self) -> Store:
+        return open_store(state_location(self.loaded), ACCOUNT)
+
+    def use_state(self, url: str) -> None:
+        """Keep this portal's state at `url` (a PostgreSQL schema) instead of the SQLite file beside the config."""
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(f'\nstate: "{url}"\n')
+        self.loaded = load_config(self.path)
 
     def tasks(self) -> dict[str, tuple[str, dict]]:
         """Task key -> (HubSpot id, properties) for every live crm-cadence task (duplicates fail)."""
