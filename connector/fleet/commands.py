@@ -54,7 +54,9 @@ def worker_command(fleet_file: Path, concurrency: int, metrics_port: int | None,
 
         metrics = Metrics()
         serve_metrics(metrics, metrics_port)
-    FleetWorker(fleet, concurrency=concurrency, heartbeat=heartbeat, stalled_after=stalled_after, metrics=metrics).run()
+    hook = getattr(click.get_current_context().obj, "at", None)  # a test's run hook (tests/fleet_launch.py)
+    FleetWorker(fleet, concurrency=concurrency, heartbeat=heartbeat, stalled_after=stalled_after, metrics=metrics,
+                hook=hook).run()
 
 
 @click.group("fleet", cls=CommandGroup)

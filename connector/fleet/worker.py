@@ -90,12 +90,13 @@ class FleetWorker:
     """One worker process: a procrastinate app whose jobs sync the fleet's accounts."""
 
     def __init__(self, fleet: Fleet, *, concurrency: int = 1, heartbeat: float = 10.0, stalled_after: float = 30.0,
-                 metrics: Any = None):
+                 metrics: Any = None, hook: Any = None):
         self.fleet = fleet
         self.concurrency = concurrency
         self.heartbeat = heartbeat
         self.stalled_after = stalled_after
         self.metrics = metrics
+        self.hook = hook  # tests: called at the sync's kill points (connector.sync.KILL_POINTS)
         self.stop = threading.Event()  # asks the syncs in flight to stop at their next safe point
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=fleet.state.url))
@@ -125,8 +126,9 @@ class FleetWorker:
         clock = time.monotonic()
         try:
             loaded = load_config(account.config)
+            extra: dict[str, Any] = {"hook": self.hook} if self.hook is not None else {}
             report = run_sync(loaded, now=datetime.fromtimestamp(timestamp, tz=timezone.utc), stop=self.stop,
-                              state=self.fleet.state)
+                              state=self.fleet.state, **extra)
             status = report.status
             created, closed = int(report.counts["created"]), int(report.counts["closed"])
             error = "; ".join(str(e) for e in getattr(report, "errors", [])[:3])
