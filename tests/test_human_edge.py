@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -422,3 +423,44 @@ def test_a_referral_of_a_new_person_by_phone_variant_is_added_once(ws: Workspace
     result = ws.sync(T0 + timedelta(days=1, hours=1))
     assert result.returncode == 0, result.stderr
     assert ws.contacts.read_bytes() == contacts_before
+
+
+# ------------------------------------------------------------------- a save in progress
+
+def _slow_in_place_save(path: Path, data: bytes, seconds: float) -> None:
+    """Save like a slow spreadsheet: truncate, then write the bytes in place, bit by bit."""
+    import time
+
+    chunk = max(1, len(data) // 200)
+    pause = seconds / 200
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        for start in range(0, len(data), chunk):
+            f.write(data[start:start + chunk])
+            f.flush()
+            os.utime(path)
+            time.sleep(pause)
+
+
+@pytest.mark.parametrize("seconds", [1.5, 8.0], ids=["short save: read after it", "long save: refused"])
+def test_a_sync_during_a_slow_in_place_save_never_plans_from_half_a_file(ws: Workspace, seconds: float) -> None:
+    """A sync started while tasks.csv is being rewritten in place waits for the save to finish (then reads it whole)
+    or refuses the file (exit 2): no enrollment ends, no task is closed or restored twice, the save is complete."""
+    import threading
+    import time
+
+    good = ws.tasks.read_bytes()
+    ended = ws.ended()
+    writer = threading.Thread(target=_slow_in_place_save, args=(ws.tasks, good, seconds))
+    writer.start()
+    time.sleep(0.3)
+    result = ws.sync(T0 + timedelta(hours=3), "--json")
+    writer.join()
+    assert result.returncode in (0, 2), result.stderr
+    print(f"save of {seconds}s: sync exit {result.returncode}: {first_error(result) or 'read after the save'}")
+    if result.returncode == 2:
+        assert "kept changing while being read" in first_error(result)
+    else:
+        assert json.loads(result.stdout)["counts"].get("tasks_restored", 0) == 0
+    assert ws.tasks.read_bytes() == good or result.returncode == 0
+    assert_nothing_lost(ws, ended)
