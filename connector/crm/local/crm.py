@@ -150,7 +150,8 @@ class LocalCRM:
         table = self._read(self.contacts_path, "id")
         label = self._label(self.contacts_path)
         _require_rule_columns(table, label, ctx.hints.get("exit_properties", ()))
-        bad = [BadRecord(label, "encoding", w) for w in (*tasks.warnings, *table.warnings)]
+        bad = [BadRecord(self._label(self.tasks_path), "encoding", w) for w in tasks.warnings]
+        bad += [BadRecord(label, "encoding", w) for w in table.warnings]
         bad += self._task_problems(tasks)
         contacts, seen = self._parse_contacts(table, label, bad)
         people = ExistingPeople(contacts)
