@@ -140,9 +140,16 @@ def test_a_sync_stopped_by_sigterm_exits_0_and_the_next_run_resumes(examples: Pa
     env = {k: v for k, v in os.environ.items() if k != "HUBSPOT_ACCESS_TOKEN"} | {"CADENCE_TEST_PAUSE_AT": "after_intents:3"}
     proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "sync", config, "--now", NOW], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the signal handlers are in place once the run has started
+        seen.append(line)
+        if 'msg="run started"' in line:
+            break
+    time.sleep(0.5)  # inside the paused run
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    out, rest = proc.communicate(timeout=60)
+    err = "".join(seen) + rest
     assert "Traceback" not in err
     assert proc.returncode == 0, err
     assert ": stopped in" in out.splitlines()[0]
