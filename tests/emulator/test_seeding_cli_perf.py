@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,11 +49,10 @@ def test_seeding_is_reproducible_on_a_fixed_clock():
     assert [c.get_contact(i) for i in c.seed_contacts(200, seed=5)] != [a.get_contact(i) for i in ids]
 
 
-def test_seeding_100k_is_fast():
+def test_seeding_100k_contacts():
+    """Seeding 100k contacts gives 100k contacts (its speed is a figure in bench/, not a test)."""
     emu = HubSpotEmulator()
-    started = time.perf_counter()
     emu.seed_contacts(100_000, seed=1)
-    assert time.perf_counter() - started < 8
     assert emu.count("contacts") == 100_000
 
 
@@ -90,22 +88,17 @@ def _sync(emu: HubSpotEmulator, pages: int | None = None) -> tuple[int, int]:
 
 def test_sync_throughput(hubspot_emulator):
     hubspot_emulator.seed_contacts(20_000, seed=2)
-    started = time.perf_counter()
     seen, created = _sync(hubspot_emulator)
-    elapsed = time.perf_counter() - started
     assert seen == created == 20_000
     assert hubspot_emulator.total_requests() == 400
-    assert elapsed < 20, elapsed  # ~400 requests; the emulator must not be the bottleneck
 
 
 @pytest.mark.slow
 def test_full_100k_sync(hubspot_emulator):
     hubspot_emulator.seed_contacts(100_000, seed=3)
-    started = time.perf_counter()
     seen, created = _sync(hubspot_emulator)
     assert seen == created == 100_000
     assert hubspot_emulator.counts()["POST /crm/v3/objects/tasks/batch/create"] == 1000
-    assert time.perf_counter() - started < 120
 
 
 def test_concurrent_clients_are_safe(hubspot_emulator):
