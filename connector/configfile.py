@@ -13,18 +13,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import types
-import typing
 import warnings
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
@@ -35,39 +30,15 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from sequences.config import Config
 from sequences.templates import check_template
 
+from .configlocate import validation_problems
+from .configproblems import ConfigFileError, Problem, describe, did_you_mean, dotted, value_position
+
+__all__ = ["ConfigFileError", "LoadedConfig", "Problem", "load_config"]
+
 log = logging.getLogger(__name__)
 
 # A `{{ ... }}` span, only to locate template errors in Markdown; `check_template` judges it.
 _TEMPLATE_SPAN = re.compile(r"\{\{.*?\}\}", re.S)
-
-
-# ------------------------------------------------------------------------------ results
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a config, located: FILE:LINE:COL (1-based), field path, message."""
-
-    file: str
-    line: int
-    col: int
-    path: str  # dotted field path, e.g. cadences[0].steps[1].wait ("" for the whole file)
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class ConfigFileError(Exception):
-    """The config cannot be used; `problems` lists every reason, in file order."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +74,7 @@ def _load(path: Path, label: str) -> LoadedConfig:
     except RecursionError:
         raise ConfigFileError([Problem(label, 1, 1, "", "nesting is too deep")]) from None
     except ValidationError as exc:
-        problems += _validation_problems(exc, tree, label, covered=references)
+        problems += validation_problems(exc, tree, label, covered=references)
     if problems:
         raise ConfigFileError(problems)
     return LoadedConfig(config=config, path=path, directory=directory)
@@ -183,7 +154,7 @@ def _parse_yaml(text: str, label: str) -> CommentedMap:
         raise ConfigFileError([Problem(label, 1, 1, "", "the file is empty; a config needs at least a `cadences:` list")])
     if not isinstance(tree, CommentedMap):
         raise ConfigFileError(
-            [Problem(label, 1, 1, "", f"expected settings (key: value) at the top level, got {_describe(tree)}")]
+            [Problem(label, 1, 1, "", f"expected settings (key: value) at the top level, got {describe(tree)}")]
         )
     return tree
 
@@ -216,7 +187,7 @@ def _duplicate_keys(text: str, label: str) -> list[Problem]:
                 if name in seen:
                     line, col = key.start_mark.line + 1, key.start_mark.column + 1
                     message = f"duplicate key (first given at line {seen[name]})"
-                    found.append(Problem(label, line, col, _dotted([*path, name]), message))
+                    found.append(Problem(label, line, col, dotted([*path, name]), message))
                 else:
                     seen[name] = key.start_mark.line + 1
                 walk(value, [*path, name])
@@ -264,7 +235,7 @@ def _attach_body_files(tree: CommentedMap, data: dict, label: str, shown_dir: Pa
         if not isinstance(script, CommentedMap) or not isinstance(script.get("body_file"), str):
             continue
         where = f"scripts.{script_id}.body_file"
-        line, col = _value_position(script, "body_file")
+        line, col = value_position(script, "body_file")
         if "body" in script:
             problems.append(Problem(label, line, col, where, "give `body` or `body_file`, not both"))
             continue
@@ -309,7 +280,7 @@ def _nearby_file_hint(directory: Path, name: str) -> str:
         return ""
     rel = Path(name).parent
     candidates = [str(rel / p.name) if str(rel) != "." else p.name for p in sorted(folder.glob("*.md"))]
-    return _did_you_mean(name, candidates)
+    return did_you_mean(name, candidates)
 
 
 # ---------------------------------------------------------------------------- references
@@ -354,7 +325,7 @@ def _duplicate_ids(label: str, kind: str, items: list[tuple[Any, str]]) -> list[
     for node, where in items:
         if not isinstance(node, CommentedMap) or not isinstance(node.get("id"), str):
             continue
-        line, col = _value_position(node, "id")
+        line, col = value_position(node, "id")
         if node["id"] in first:
             message = f"{kind} id {node['id']!r} is used twice (first at line {first[node['id']]})"
             problems.append(Problem(label, line, col, f"{where}.id", message))
@@ -367,231 +338,8 @@ def _unknown_reference(label: str, holder: CommentedMap, key: str, where: str, k
     target = holder.get(key)
     if not isinstance(target, str) or not target or target in known:
         return []
-    hint = _did_you_mean(target, known) or f" (known: {', '.join(sorted(set(known))) or 'none'})"
-    line, col = _value_position(holder, key)
+    hint = did_you_mean(target, known) or f" (known: {', '.join(sorted(set(known))) or 'none'})"
+    line, col = value_position(holder, key)
     return [Problem(label, line, col, f"{where}.{key}", f"unknown {kind} {target!r}{hint}")]
 
 
-# ------------------------------------------------------------------- validation errors
-
-
-def _validation_problems(exc: ValidationError, tree: CommentedMap, label: str, covered: list[Problem]) -> list[Problem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        spot = _Spot.find(tree, error["loc"])
-        if spot.wrong_union_branch or _already_reported(error, spot, covered):
-            continue
-        line, col = spot.key_position if error["type"] == "extra_forbidden" or spot.at_key else spot.position
-        problems.append(Problem(label, line, col, spot.dotted, _message(error, spot)))
-    return problems
-
-
-def _already_reported(error: ErrorDetails, spot: _Spot, covered: list[Problem]) -> bool:
-    """The model's own reference/uniqueness errors, when `_reference_problems` located them."""
-    if error["type"] != "value_error" or not covered:
-        return False
-    text = str(error["ctx"]["error"])
-    if not spot.path:  # Config._references
-        return "unknown cadence" in text or "unknown script" in text or "is used twice" in text
-    return "is used twice" in text and any(p.path.startswith(spot.dotted + ".steps[") for p in covered)
-
-
-@dataclass
-class _Spot:
-    """Where a pydantic error `loc` lands in the YAML tree, walking the model types alongside."""
-
-    path: list[str | int]
-    position: tuple[int, int]  # 1-based line, col of the node (the parent mapping when missing)
-    key_position: tuple[int, int]  # of the key naming it, when it sits in a mapping
-    model: type[BaseModel] | None  # the model the last path segment was looked up in
-    at_key: bool = False  # the error is about a mapping key itself (`[key]`)
-    wrong_union_branch: bool = False  # the error comes from a union member the YAML is not shaped as
-
-    @property
-    def dotted(self) -> str:
-        return _dotted(self.path)
-
-    @classmethod
-    def find(cls, tree: CommentedMap, loc: tuple) -> _Spot:
-        start = (tree.lc.line + 1, tree.lc.col + 1)
-        spot = cls(path=[], position=start, key_position=start, model=None)
-        node: Any = tree
-        kind: Any = Config
-        missing = False
-        for seg in loc:
-            kind = _unwrap(kind)
-            members = _union_members(kind)
-            if members:  # pydantic names the union member tried: not part of the YAML path
-                kind = _pick_member(members, str(seg))
-                spot.wrong_union_branch |= _is_model(kind) != isinstance(node, dict)
-                continue
-            if seg == "[key]":
-                spot.at_key = True
-                continue
-            spot.model = kind if _is_model(kind) else None
-            kind = _child_type(kind, seg)
-            spot.path.append(seg)
-            if missing:
-                continue
-            if isinstance(node, CommentedMap) and seg in node:
-                spot.key_position = _key_position(node, seg)
-                spot.position = _value_position(node, seg)
-                node = node[seg]
-            elif isinstance(node, CommentedSeq) and isinstance(seg, int) and 0 <= seg < len(node):
-                line, col = node.lc.item(seg)
-                spot.position = spot.key_position = (line + 1, col + 1)
-                node = node[seg]
-            else:  # a missing key: point at the mapping that should hold it
-                missing = True
-        return spot
-
-
-def _unwrap(kind: Any) -> Any:
-    while True:
-        origin = typing.get_origin(kind)
-        if origin is typing.Annotated:
-            kind = typing.get_args(kind)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(kind) if a is not type(None)]
-            if len(args) != 1:
-                return kind
-            kind = args[0]
-        else:
-            return kind
-
-
-def _union_members(kind: Any) -> list[Any]:
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return [a for a in typing.get_args(kind) if a is not type(None)]
-    return []
-
-
-def _pick_member(members: list[Any], tag: str) -> Any:
-    for member in members:
-        if _is_model(member) and re.search(rf"\b{member.__name__}\b", tag):
-            return member
-    return next((m for m in members if not _is_model(m)), members[0])
-
-
-def _is_model(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, BaseModel)
-
-
-def _child_type(kind: Any, seg: Any) -> Any:
-    if _is_model(kind):
-        field = _model_field(kind, seg)
-        return field.annotation if field else Any
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is dict and len(args) == 2:
-        return args[1]
-    if origin in (list, tuple) and args:
-        return args[0]
-    return Any
-
-
-def _model_field(model: type[BaseModel], key: Any) -> Any:
-    for name, field in model.model_fields.items():
-        if key in (name, field.alias):
-            return field
-    return None
-
-
-def _key_names(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
-
-
-def _key_position(mapping: CommentedMap, key: Any) -> tuple[int, int]:
-    try:
-        line, col = mapping.lc.key(key)
-    except (KeyError, TypeError):  # keys merged in with `<<:` have no position of their own
-        line, col = mapping.lc.line, mapping.lc.col
-    return line + 1, col + 1
-
-
-def _value_position(mapping: CommentedMap, key: Any) -> tuple[int, int]:
-    if mapping.get(key) is None:  # `key:` with nothing after it: ruamel points at the next line
-        return _key_position(mapping, key)
-    try:
-        line, col = mapping.lc.value(key)
-    except (KeyError, TypeError):
-        return _key_position(mapping, key)
-    return line + 1, col + 1
-
-
-# ---------------------------------------------------------------------------- messages
-
-
-def _message(error: ErrorDetails, spot: _Spot) -> str:
-    kind, ctx, given = error["type"], error.get("ctx") or {}, error.get("input")
-    if kind == "missing":
-        return f"missing required key {spot.path[-1]!r}"
-    if kind == "extra_forbidden":
-        names = _key_names(spot.model) if spot.model else []
-        return "unknown key" + (_did_you_mean(str(spot.path[-1]), names) or f" (allowed: {', '.join(names)})")
-    if kind in ("value_error", "assertion_error"):
-        return str(ctx.get("error", error["msg"]))
-    if kind in ("literal_error", "enum"):
-        allowed = re.findall(r"'([^']*)'", ctx.get("expected", "")) or [str(ctx.get("expected", "")).strip()]
-        if not isinstance(given, str):
-            return f"expected one of: {', '.join(allowed)}; got {_describe(given)}"
-        what = "key" if spot.at_key else "value"
-        return f"{what} {given!r} is not allowed; use one of: {', '.join(allowed)}{_did_you_mean(given, allowed)}"
-    if kind == "invalid_key":
-        return "keys must be text"
-    if kind == "string_pattern_mismatch" and spot.path[-1:] == ["id"]:
-        return f"{given!r} is not a valid id; use lowercase letters, digits, '-' and '_'"
-    if kind == "too_short":
-        return f"needs at least {ctx.get('min_length', 1)} item(s)"
-    expected = _EXPECTED.get(kind)
-    if expected:
-        quote = "; put it in quotes" if kind == "string_type" and isinstance(given, int | float | date) else ""
-        return f"expected {expected.format(**ctx)}, got {_describe(given)}{quote}"
-    return re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
-
-
-_EXPECTED = {
-    "string_type": "text",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a mapping (key: value)",
-    "model_type": "a mapping (key: value)",
-    "model_attributes_type": "a mapping (key: value)",
-    "date_type": "a date (YYYY-MM-DD)",
-    "date_parsing": "a date (YYYY-MM-DD)",
-    "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
-    "date_from_datetime_inexact": "a date without a time (YYYY-MM-DD)",
-    "greater_than_equal": "a number of at least {ge}",
-}
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "an empty value"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (true/false)"
-    if isinstance(value, date):
-        return f"the date {value.isoformat()}"
-    if isinstance(value, dict):
-        return "a mapping (key: value)"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
-    return repr(value)
-
-
-def _did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = get_close_matches(name, list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _dotted(path: list[str | int]) -> str:
-    """['cadences', 0, 'steps', 1, 'wait'] -> 'cadences[0].steps[1].wait'."""
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
