@@ -38,6 +38,7 @@ from .filters import first_read_filters
 from .http import Caller, Throttle, WriteOutcomeUnknown
 from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
 from .settings import TIERS, HubSpotSettings, Secret, account_of, load_settings
+from .setup import set_up_portal
 
 log = logging.getLogger("cadence.hubspot")
 
@@ -425,38 +426,8 @@ class HubSpotCRM:
 
     # -------------------------------------------------------------------- setup
     def setup(self) -> list[str]:
-        """Create the property group and the task-key property, idempotently. Returns what it did."""
-        from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
-
-        done = []
-        groups = self.call(self._groups.get_all, object_type="tasks")
-        if not any(g.name == "crm_cadence" for g in groups.results or []):
-            self.call(self._groups.create, object_type="tasks",
-                      property_group_create=PropertyGroupCreate(name="crm_cadence", label="crm-cadence"), idempotent=False)
-            done.append("created task property group crm_cadence")
-        existing = self.call(self._properties.get_all, object_type="tasks")
-        if not any(p.name == self.settings.key_property for p in existing.results or []):
-            self.call(self._properties.create, object_type="tasks", property_create=PropertyCreate(
-                name=self.settings.key_property, label="crm-cadence task key", type="string", field_type="text",
-                group_name="crm_cadence", has_unique_value=True,
-                description="Set by crm-cadence: the follow-up's stable key. Do not edit."), idempotent=False)
-            done.append(f"created task property {self.settings.key_property}")
-        referred_by = self.settings.properties.referred_by
-        if referred_by:
-            groups = self.call(self._groups.get_all, object_type="contacts")
-            if not any(g.name == "crm_cadence" for g in groups.results or []):
-                self.call(self._groups.create, object_type="contacts",
-                          property_group_create=PropertyGroupCreate(name="crm_cadence", label="crm-cadence"),
-                          idempotent=False)
-                done.append("created contact property group crm_cadence")
-            existing = self.call(self._properties.get_all, object_type="contacts")
-            if not any(p.name == referred_by for p in existing.results or []):
-                self.call(self._properties.create, object_type="contacts", property_create=PropertyCreate(
-                    name=referred_by, label="Referred by (contact id)", type="string", field_type="text",
-                    group_name="crm_cadence",
-                    description="Set by a recruiter: the id of the contact who gave this name."), idempotent=False)
-                done.append(f"created contact property {referred_by}")
-        return done or ["nothing to do: the account is already set up"]
+        """Create the property groups and properties crm-cadence needs, idempotently (see setup.py)."""
+        return set_up_portal(self.call, self._groups, self._properties, self.settings)
 
 
 def _error_message(err: BaseException) -> str:
