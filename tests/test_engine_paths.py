@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -283,12 +287,24 @@ def test_capacity_moves_overflow_to_the_next_day_in_priority_order():
     assert any("capacity" in m for m in loaded.creates[0].adjustments)
 
 
-def test_plan_is_deterministic():
-    """The same inputs give a byte-identical plan."""
+def plan_text() -> str:
+    """One plan as text (run again in fresh processes by the test below)."""
     contacts = [ContactState(lead(f"c{i}", timezone=tz)) for i, tz in enumerate(["Asia/Kolkata", "Europe/Berlin", "", "Bad/Zone"])]
-    a = plan(CONFIG, Snapshot("acct", list(contacts), {"o1": OWNER}), NOW)
-    b = plan(CONFIG, Snapshot("acct", list(contacts), {"o1": OWNER}), NOW)
-    assert repr(a) == repr(b)
+    return repr(plan(CONFIG, Snapshot("acct", contacts, {"o1": OWNER}), NOW))
+
+
+def test_plan_is_deterministic():
+    """The same inputs give a byte-identical plan: twice in this process (warm caches), and in two fresh
+    processes with different string hash seeds (no set or dict order leaks into the plan)."""
+    here = plan_text()
+    assert plan_text() == here
+    fresh = [
+        subprocess.run([sys.executable, "-c", "import test_engine_paths as t; print(t.plan_text(), end='')"],
+                       cwd=Path(__file__).parent, env=os.environ | {"PYTHONHASHSEED": seed},
+                       capture_output=True, text=True, timeout=120, check=True).stdout
+        for seed in ("1", "2")
+    ]
+    assert fresh == [here, here]
 
 
 def test_plan_contact_matches_plan():
