@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import signal
 import threading
 import time
@@ -24,26 +23,19 @@ from typing import Any
 
 from croniter import croniter
 
+from sequences.durations import parse_interval
+
 from .logs import fields
 
 log = logging.getLogger(__name__)
 
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
-
-
 def parse_every(text: str) -> timedelta:
-    """'15m', '30s', '1h30m', '2h', '1d' (or plain seconds) as a timedelta."""
-    value = text.strip().lower().replace(" ", "")
-    if value.isdigit():
-        seconds = int(value)
-    else:
-        parts = re.findall(r"(\d+)([a-z]+)", value)
-        if not parts or "".join(n + u for n, u in parts) != value or any(u not in _UNITS for _, u in parts):
-            raise ValueError(f"--every: {text!r} is not an interval like 30s, 15m, 1h or 1h30m")
-        seconds = sum(int(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise ValueError("--every: the interval must be longer than 0s")
-    return timedelta(seconds=seconds)
+    """`--every` / `--jitter`: '15m', '30s', '1h30m', '2h', '1d' (or plain seconds), read by
+    `sequences.durations.parse_interval`, the one home of duration parsing."""
+    try:
+        return parse_interval(text)
+    except ValueError as exc:
+        raise ValueError(f"--every: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 
 _UNITS = {
     "business day": "business_days",
@@ -83,3 +83,21 @@ def parse_window(text: str) -> Window:
     if start >= end:
         raise ValueError(f"{text!r} ends before it starts; windows cannot cross midnight")
     return Window(start, end)
+
+
+_INTERVAL_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> timedelta:
+    """A compact interval, as in a schedule: '15m', '30s', '1h30m', '2h', '1d', or plain seconds."""
+    value = text.strip().lower().replace(" ", "")
+    if value.isdigit():
+        seconds = int(value)
+    else:
+        parts = re.findall(r"(\d+)([a-z]+)", value)
+        if not parts or "".join(n + u for n, u in parts) != value or any(u not in _INTERVAL_UNITS for _, u in parts):
+            raise ValueError(f"{text!r} is not an interval like 30s, 15m, 1h or 1h30m")
+        seconds = sum(int(n) * _INTERVAL_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("the interval must be longer than 0s")
+    return timedelta(seconds=seconds)
