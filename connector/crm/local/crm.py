@@ -31,7 +31,6 @@ contacts.csv (atomically) with `referred_by` = the task's contact and the id
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,8 +54,8 @@ from sequences.records import Contact, Owner, TaskStatus
 
 from . import csvio, csvtable
 from .contacts import parse_contact, parse_owner, parse_when
-from .referrals import ExistingPeople
-from .taskfile import REFERRAL_COLUMNS, TASK_COLUMNS, outcome_of, row_for, state_of, status_of, task_id_for
+from .referrals import ExistingPeople, append_contacts, referred_people
+from .taskfile import TASK_COLUMNS, row_for, state_of, status_of, task_id_for
 from .taskrows import task_row_problems
 
 log = logging.getLogger(__name__)
@@ -427,83 +426,13 @@ class LocalCRM:
 
     def _referrals(self, seen: Mapping[str, int], contacts: csvtable.Table, people: ExistingPeople, *,
                    dry_run: bool) -> tuple[list[Contact], list[BadRecord]]:
-        """Contacts for referrals recorded on done tasks. A referred person who is already a
-        contact (same email, same phone once normalised, or the id given in `referred_id`) is
-        not added again: that contact is marked referred by the task's contact (unless someone
-        else referred them first). Others are added to contacts.csv, once."""
+        """Contacts for referrals recorded on done tasks (see connector/crm/local/referrals.py)."""
         tasks = self._run_tasks if self._run_tasks is not None else self._read(self.tasks_path, "key", missing_ok=True)
-        label = self._label(self.tasks_path)
-        new_rows: list[dict[str, str]] = []
-        added: list[Contact] = []
-        bad: list[BadRecord] = []
-        for record in tasks.records:
-            row = csvio.as_dict(tasks.header, record.values)
-            if row.get("key", "").strip() in self._skipped_keys:
-                continue
-            outcome = outcome_of(row.get("outcome", ""))
-            if status_of(row.get("status", "")) is not TaskStatus.COMPLETED or outcome is None or outcome.value != "referral":
-                continue
-            given = {c: row.get(c, "").strip() for c in (*REFERRAL_COLUMNS, "referred_id")}
-            source = f"{label}:{record.line}"
-            referrer = row.get("contact_id", "").strip()
-            if not any(given.values()):
-                bad.append(BadRecord(source, "referred_first_name", "outcome is referral but no referred person is given", referrer))
-                continue
-            ref_id = "ref-" + hashlib.sha256(row.get("key", "").encode()).hexdigest()[:10]
-            if ref_id in seen:
-                continue
-            existing = people.find(given["referred_id"], given["referred_email"], given["referred_phone"])
-            if existing is not None:
-                if existing != referrer:
-                    people.mark_referred(existing, referrer)
-                continue
-            values = {
-                "id": ref_id,
-                "first_name": given["referred_first_name"],
-                "last_name": given["referred_last_name"],
-                "email": given["referred_email"],
-                "phone": given["referred_phone"],
-                "owner_id": row.get("owner_id", ""),
-                "referred_by": referrer,
-            }
-            contact, problems = parse_contact(values, source)
-            bad.extend(problems)
-            if contact is None:
-                continue
-            people.add(contact)
-            added.append(contact)
-            new_rows.append(values)
+        added, new_rows, bad = referred_people(tasks, self._label(self.tasks_path), self._skipped_keys, seen, people)
         if new_rows and not dry_run:
-            bad += self._append_contacts(contacts, new_rows)
+            bad += append_contacts(self.contacts_path, self._label(self.contacts_path), contacts, new_rows,
+                                   reread=lambda: self._read(self.contacts_path, "id"))
         return added, bad
-
-    def _append_contacts(self, table: csvtable.Table, rows: list[dict[str, str]]) -> list[BadRecord]:
-        """Add referred people to contacts.csv in the file's own encoding and separator."""
-        path = self.contacts_path
-        label = self._label(path)
-        header = table.header
-        with csvio.file_lock(path):
-            missing = [c for c in ("id", "first_name", "last_name", "email", "phone", "owner_id", "referred_by") if c not in header]
-            try:
-                if not missing:
-                    csvio.atomic_append_rows(path, header, [[r.get(c, "") for c in header] for r in rows],
-                                             encoding=table.dialect.encoding, delimiter=table.dialect.delimiter)
-                    return []
-                current = self._read(path, "id")
-                if current.errors:  # rewriting would drop the unreadable rows
-                    return [BadRecord(f"{label}:{current.errors[0].line}", "row",
-                                      f"{current.errors[0].message}; fix it to add referrals")]
-                full = list(current.header) + missing
-                existing = [csvio.as_dict(current.header, r.values) for r in current.records]
-                csvio.atomic_write_rows(path, full, existing + rows, unchanged_since=current.signature,
-                                        delimiter=current.dialect.delimiter, bom=True)
-            except UnicodeEncodeError as exc:
-                return [BadRecord(label, "encoding", f"a referred person's name cannot be written in "
-                                  f"{table.dialect.encoding} ({exc.object[exc.start:exc.end]!r}): not added; "
-                                  f"{csvtable.SAVE_HINT}")]
-            except OSError as exc:
-                return [BadRecord(label, "file", f"referrals not added: {exc.strerror or exc}")]
-        return []
 
 
 def _require_rule_columns(table: csvtable.Table, label: str, properties: Sequence[str]) -> None:
