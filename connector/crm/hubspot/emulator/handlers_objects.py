@@ -200,13 +200,18 @@ def batch_read(state: State, req: Request) -> Response:
         elif rec.id not in seen:
             seen.add(rec.id)
             results.append(state.render(t, rec, props, history=history))
-    errs = []
-    if missing:
-        errs.append(errors.standard_error(
-            "OBJECT_NOT_FOUND",
-            f"Could not get some {TYPE_NAMES[t]} objects, they may be deleted or not exist. Check that ids are valid.",
-            context={"ids": missing}))
+    errs = _not_found(t, "get", missing)
     return Response(207 if errs else 200, _batch_body(results, errs, started, state))
+
+
+def _not_found(t: str, verb: str, missing: list) -> list:
+    """The 207 error for ids of a batch that do not exist (none when all do)."""
+    if not missing:
+        return []
+    return [errors.standard_error(
+        "OBJECT_NOT_FOUND",
+        f"Could not {verb} some {TYPE_NAMES[t]} objects, they may be deleted or not exist. Check that ids are valid.",
+        context={"ids": missing})]
 
 
 def _trace_ids(inputs: list) -> list | None:
@@ -269,12 +274,7 @@ def batch_update(state: State, req: Request) -> Response:
     for rec, values, trace in work:
         apply_update(state, t, rec, values)
         results.append(state.render(t, rec, all_props=True, trace_id=trace))
-    errs = []
-    if missing:
-        errs.append(errors.standard_error(
-            "OBJECT_NOT_FOUND",
-            f"Could not update some {TYPE_NAMES[t]} objects, they may be deleted or not exist. Check that ids are valid.",
-            context={"ids": missing}))
+    errs = _not_found(t, "update", missing)
     return Response(207 if errs else 200, _batch_body(results, errs, started, state))
 
 
