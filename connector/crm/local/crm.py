@@ -86,7 +86,7 @@ class LocalCRM:
         self._account = str(settings.get("account") or "local")
         self.page_size = int(settings.get("page_size", 500))
         self.unique_keys = bool(settings.get("unique_keys", True))
-        self.encoding, self.delimiter = _file_format(settings)
+        self.encoding, self.delimiter = csvtable.file_format(settings)
         self.capabilities = Capabilities(
             incremental_contacts=False,
             incremental_tasks=False,
@@ -444,14 +444,3 @@ def _require_rule_columns(table: csvtable.Table, label: str, properties: Sequenc
         raise csvtable.UnreadableFile(label, 1, "header", f"no {missing[0]!r} column, which the cadences' exit rules test "
                                       f"(columns: {', '.join(table.header)[:200]})",
                                       "restore the column (its cells may be empty) or change the rules")
-
-
-def _file_format(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The crm block's `encoding:` and `delimiter:` (None: detect), checked."""
-    encoding, delimiter = settings.get("encoding"), settings.get("delimiter")
-    try:
-        return (csvtable.check_encoding(str(encoding)) if encoding else None,
-                csvtable.check_delimiter(str(delimiter)) if delimiter else None)
-    except ValueError as exc:
-        key = "encoding" if "encoding" in str(exc) else "delimiter"
-        raise ConfigError(f"crm.{key}: {exc}") from None

@@ -21,10 +21,12 @@ import io
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from connector.crm.base import UnreadableInput
+from connector.crm.base import ConfigError, UnreadableInput
 
 from .csvio import Record, RecordError, read_records
 
@@ -79,6 +81,17 @@ def check_delimiter(value: str) -> str:
     if text not in (*DELIMITERS, "|"):
         raise ValueError(f"delimiter {value!r}: use ',', ';', 'tab' or '|'")
     return text
+
+
+def file_format(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The crm block's `encoding:` and `delimiter:` (None: detect), checked."""
+    encoding, delimiter = settings.get("encoding"), settings.get("delimiter")
+    try:
+        return (check_encoding(str(encoding)) if encoding else None,
+                check_delimiter(str(delimiter)) if delimiter else None)
+    except ValueError as exc:
+        key = "encoding" if "encoding" in str(exc) else "delimiter"
+        raise ConfigError(f"crm.{key}: {exc}") from None
 
 
 def read_table_whole(path: Path, label: str, key: str, *, encoding: str | None = None,
