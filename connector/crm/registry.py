@@ -3,7 +3,9 @@
 CRMs are found through the `crm_cadence.crms` entry-point group, loaded lazily (a plugin
 that fails to import only matters when a config asks for it). Tests add CRMs without
 entry points through `register(name, factory)`, scoped by a context manager, and can hide
-installed plugins with `only_registered()`, so an installed plugin never leaks into a test.
+installed plugins with `only_registered()`. The test session runs inside `own_plugins_only()`
+(tests/conftest.py): only the CRMs this package ships and those registered are seen, so a
+plugin installed on a developer's machine never leaks into a test.
 
 A factory is a class or callable taking the CRM settings and the config's directory:
 
@@ -26,6 +28,7 @@ from typing import Any
 from .base import CRM, ConfigError
 
 GROUP = "crm_cadence.crms"
+_OWN_PACKAGE = __name__.split(".")[0]  # "connector"
 
 Factory = Callable[..., CRM]
 
@@ -42,6 +45,7 @@ class PluginLoadError(ConfigError):
 class _Registry:
     extra: dict[str, Factory] = field(default_factory=dict)
     use_entry_points: bool = True
+    own_only: bool = False  # entry points of this package's own modules only
 
 
 _REGISTRY = _Registry()
@@ -50,7 +54,8 @@ _REGISTRY = _Registry()
 def _entry_points() -> dict[str, EntryPoint]:
     if not _REGISTRY.use_entry_points:
         return {}
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    found = entry_points(group=GROUP)
+    return {ep.name: ep for ep in found if not _REGISTRY.own_only or ep.module.split(".")[0] == _OWN_PACKAGE}
 
 
 def installed() -> list[str]:
@@ -104,6 +109,17 @@ def only_registered() -> Iterator[None]:
         yield
     finally:
         _REGISTRY.use_entry_points = before
+
+
+@contextlib.contextmanager
+def own_plugins_only() -> Iterator[None]:
+    """Inside the block, installed plugins from other packages are ignored (the test session)."""
+    before = _REGISTRY.own_only
+    _REGISTRY.own_only = True
+    try:
+        yield
+    finally:
+        _REGISTRY.own_only = before
 
 
 def build(name: str, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> CRM:
