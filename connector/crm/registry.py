@@ -100,26 +100,24 @@ def register(name: str, factory: Factory) -> Iterator[None]:
             _REGISTRY.extra[name] = previous
 
 
-@contextlib.contextmanager
-def only_registered() -> Iterator[None]:
+def only_registered() -> contextlib.AbstractContextManager[None]:
     """Ignore entry points inside the block: only `register()`ed CRMs exist."""
-    before = _REGISTRY.use_entry_points
-    _REGISTRY.use_entry_points = False
-    try:
-        yield
-    finally:
-        _REGISTRY.use_entry_points = before
+    return _setting("use_entry_points", False)
+
+
+def own_plugins_only() -> contextlib.AbstractContextManager[None]:
+    """Inside the block, installed plugins from other packages are ignored (the test session)."""
+    return _setting("own_only", True)
 
 
 @contextlib.contextmanager
-def own_plugins_only() -> Iterator[None]:
-    """Inside the block, installed plugins from other packages are ignored (the test session)."""
-    before = _REGISTRY.own_only
-    _REGISTRY.own_only = True
+def _setting(name: str, value: bool) -> Iterator[None]:
+    before = getattr(_REGISTRY, name)
+    setattr(_REGISTRY, name, value)
     try:
         yield
     finally:
-        _REGISTRY.own_only = before
+        setattr(_REGISTRY, name, before)
 
 
 def build(name: str, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> CRM:
