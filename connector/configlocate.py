@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from sequences.config import Config
+from sequences.config import REFERENCE_ERROR, Config
 
 from .configproblems import Problem, describe, did_you_mean, dotted, key_position, value_position
 
@@ -32,13 +32,12 @@ def validation_problems(exc: ValidationError, tree: CommentedMap, label: str, co
 
 
 def _already_reported(error: ErrorDetails, spot: _Spot, covered: list[Problem]) -> bool:
-    """The model's own reference/uniqueness errors, when `_reference_problems` located them."""
-    if error["type"] != "value_error" or not covered:
+    """The model's own reference errors (typed REFERENCE_ERROR), when `_reference_problems` located them."""
+    if error["type"] != REFERENCE_ERROR or not covered:
         return False
-    text = str(error["ctx"]["error"])
     if not spot.path:  # Config._references
-        return "unknown cadence" in text or "unknown script" in text or "is used twice" in text
-    return "is used twice" in text and any(p.path.startswith(spot.dotted + ".steps[") for p in covered)
+        return True
+    return any(p.path.startswith(spot.dotted + ".steps[") for p in covered)  # Cadence._unique_steps
 
 
 @dataclass

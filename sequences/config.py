@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as _holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .durations import Duration, Window, parse_duration, parse_window
 from .records import Channel, Outcome
@@ -323,7 +324,7 @@ class Cadence(_Model):
         seen: set[str] = set()
         for s in self.steps:
             if s.id in seen:
-                raise ValueError(f"step id {s.id!r} is used twice")
+                raise reference_error(f"step id {s.id!r} is used twice")
             seen.add(s.id)
         return self
 
@@ -376,12 +377,12 @@ class Config(_Model):
         ids = [c.id for c in self.cadences]
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
-            raise ValueError(f"cadence id {sorted(dupes)[0]!r} is used twice")
+            raise reference_error(f"cadence id {sorted(dupes)[0]!r} is used twice")
         known = set(ids)
         for c in self.cadences:
             for target, where in ((c.not_now.reengage_into, "not_now.reengage_into"), (c.referral_cadence, "referral_cadence")):
                 if target and target not in known:
-                    raise ValueError(_unknown("cadence", target, known, f"cadence {c.id!r} {where}"))
+                    raise reference_error(_unknown("cadence", target, known, f"cadence {c.id!r} {where}"))
             for s in c.steps:
                 if s.window and self.channel_window(s.channel).intersect(parse_window(s.window)) is None:
                     raise ValueError(
@@ -389,7 +390,7 @@ class Config(_Model):
                         f"{s.channel.value} window {self.channel_window(s.channel)}"
                     )
                 if s.script and s.script not in self.scripts:
-                    raise ValueError(_unknown("script", s.script, set(self.scripts), f"cadence {c.id!r} step {s.id!r}"))
+                    raise reference_error(_unknown("script", s.script, set(self.scripts), f"cadence {c.id!r} step {s.id!r}"))
         return self
 
     def channel_window(self, channel: Channel) -> Window:
@@ -404,6 +405,15 @@ class Config(_Model):
 
     def cadence(self, cadence_id: str) -> Cadence | None:
         return next((c for c in self.cadences if c.id == cadence_id), None)
+
+
+REFERENCE_ERROR = "reference"  # the error type of the cross-reference checks (ids used twice, unknown names)
+
+
+def reference_error(message: str) -> PydanticCustomError:
+    """A cross-reference problem, typed so that a reader which locates these itself (the
+    config-file reader) can tell them from the rest without reading the message."""
+    return PydanticCustomError(REFERENCE_ERROR, "{message}", {"message": message})
 
 
 def _unknown(kind: str, name: str, known: set[str], where: str) -> str:
