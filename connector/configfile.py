@@ -21,13 +21,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from sequences.config import Config
+from sequences.config import Config, reference_problems
 from sequences.templates import check_template
 
 from .configlocate import validation_problems
@@ -287,59 +287,22 @@ def _nearby_file_hint(directory: Path, name: str) -> str:
 
 
 def _reference_problems(tree: CommentedMap, label: str) -> list[Problem]:
-    """Cadence and script references and unique ids, pointed at the exact node.
-
-    The model checks the same things (`Config._references`, `Cadence._unique_steps`), but
-    only as a whole and only once every field is valid; this runs on the raw tree, always.
-    """
-    cadences = tree.get("cadences")
-    if not isinstance(cadences, CommentedSeq):
-        return []
-    scripts = tree.get("scripts", {})
-    script_ids = list(scripts) if isinstance(scripts, dict) else None  # None: `scripts` itself is wrong
-    problems: list[Problem] = []
-    problems += _duplicate_ids(label, "cadence", [(c, f"cadences[{i}]") for i, c in enumerate(cadences)])
-    cadence_ids = [c["id"] for c in cadences if isinstance(c, CommentedMap) and isinstance(c.get("id"), str)]
-    for i, cadence in enumerate(cadences):
-        if not isinstance(cadence, CommentedMap):
-            continue
-        where = f"cadences[{i}]"
-        not_now = cadence.get("not_now")
-        refs = [(cadence, "referral_cadence", where)]
-        if isinstance(not_now, CommentedMap):
-            refs.append((not_now, "reengage_into", f"{where}.not_now"))
-        for holder, key, at in refs:
-            problems += _unknown_reference(label, holder, key, at, "cadence", cadence_ids)
-        steps = cadence.get("steps")
-        if isinstance(steps, CommentedSeq):
-            problems += _duplicate_ids(label, "step", [(s, f"{where}.steps[{j}]") for j, s in enumerate(steps)])
-            for j, step in enumerate(steps):
-                if isinstance(step, CommentedMap) and script_ids is not None:
-                    problems += _unknown_reference(label, step, "script", f"{where}.steps[{j}]", "script", script_ids)
-    return problems
-
-
-def _duplicate_ids(label: str, kind: str, items: list[tuple[Any, str]]) -> list[Problem]:
-    first: dict[str, int] = {}
+    """Cadence and script references and unique ids (`sequences.config.reference_problems`, the
+    checks the model runs too), on the raw tree so they run always, each pointed at its node."""
     problems = []
-    for node, where in items:
-        if not isinstance(node, CommentedMap) or not isinstance(node.get("id"), str):
-            continue
-        line, col = value_position(node, "id")
-        if node["id"] in first:
-            message = f"{kind} id {node['id']!r} is used twice (first at line {first[node['id']]})"
-            problems.append(Problem(label, line, col, f"{where}.id", message))
-        else:
-            first[node["id"]] = line
+    for found in reference_problems(tree):
+        line, col = value_position(_node(tree, found.path[:-1]), found.path[-1])
+        message = found.message
+        if found.first is not None:
+            message += f" (first at line {value_position(_node(tree, found.first[:-1]), found.first[-1])[0]})"
+        problems.append(Problem(label, line, col, found.where, message))
     return problems
 
 
-def _unknown_reference(label: str, holder: CommentedMap, key: str, where: str, kind: str, known: list[str]) -> list[Problem]:
-    target = holder.get(key)
-    if not isinstance(target, str) or not target or target in known:
-        return []
-    hint = did_you_mean(target, known) or f" (known: {', '.join(sorted(set(known))) or 'none'})"
-    line, col = value_position(holder, key)
-    return [Problem(label, line, col, f"{where}.{key}", f"unknown {kind} {target!r}{hint}")]
+def _node(tree: CommentedMap, path: tuple[str | int, ...]) -> Any:
+    node: Any = tree
+    for segment in path:
+        node = node[segment]
+    return node
 
 

@@ -32,12 +32,8 @@ def validation_problems(exc: ValidationError, tree: CommentedMap, label: str, co
 
 
 def _already_reported(error: ErrorDetails, spot: _Spot, covered: list[Problem]) -> bool:
-    """The model's own reference errors (typed REFERENCE_ERROR), when `_reference_problems` located them."""
-    if error["type"] != REFERENCE_ERROR or not covered:
-        return False
-    if not spot.path:  # Config._references
-        return True
-    return any(p.path.startswith(spot.dotted + ".steps[") for p in covered)  # Cadence._unique_steps
+    """The model's own reference errors (typed REFERENCE_ERROR), when the YAML pass located them."""
+    return error["type"] == REFERENCE_ERROR and bool(covered) and not spot.path  # Config._references
 
 
 @dataclass

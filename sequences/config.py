@@ -6,6 +6,8 @@ shell's job: `connector.configfile` reads them and hands the text in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -319,15 +321,6 @@ class Cadence(_Model):
                 raise ValueError(f"{outcome} always ends the cadence for good; it can only map to 'exit'")
         return v
 
-    @model_validator(mode="after")
-    def _unique_steps(self) -> Cadence:
-        seen: set[str] = set()
-        for s in self.steps:
-            if s.id in seen:
-                raise reference_error(f"step id {s.id!r} is used twice")
-            seen.add(s.id)
-        return self
-
     def action_for(self, outcome: Outcome) -> str:
         return self.on.get(outcome.value, DEFAULT_ACTIONS[outcome.value])
 
@@ -374,23 +367,20 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        ids = [c.id for c in self.cadences]
-        dupes = {i for i in ids if ids.count(i) > 1}
-        if dupes:
-            raise reference_error(f"cadence id {sorted(dupes)[0]!r} is used twice")
-        known = set(ids)
+        plain = {
+            "scripts": dict(self.scripts),
+            "cadences": [{"id": c.id, "referral_cadence": c.referral_cadence, "not_now": {"reengage_into": c.not_now.reengage_into},
+                          "steps": [{"id": s.id, "script": s.script} for s in c.steps]} for c in self.cadences],
+        }
+        for problem in reference_problems(plain):
+            raise reference_error(f"{problem.where}: {problem.message}")
         for c in self.cadences:
-            for target, where in ((c.not_now.reengage_into, "not_now.reengage_into"), (c.referral_cadence, "referral_cadence")):
-                if target and target not in known:
-                    raise reference_error(_unknown("cadence", target, known, f"cadence {c.id!r} {where}"))
             for s in c.steps:
                 if s.window and self.channel_window(s.channel).intersect(parse_window(s.window)) is None:
                     raise ValueError(
                         f"cadence {c.id!r} step {s.id!r}: window {s.window} does not overlap the "
                         f"{s.channel.value} window {self.channel_window(s.channel)}"
                     )
-                if s.script and s.script not in self.scripts:
-                    raise reference_error(_unknown("script", s.script, set(self.scripts), f"cadence {c.id!r} step {s.id!r}"))
         return self
 
     def channel_window(self, channel: Channel) -> Window:
@@ -416,12 +406,74 @@ def reference_error(message: str) -> PydanticCustomError:
     return PydanticCustomError(REFERENCE_ERROR, "{message}", {"message": message})
 
 
-def _unknown(kind: str, name: str, known: set[str], where: str) -> str:
+@dataclass(frozen=True)
+class ReferenceProblem:
+    """An id used twice, or a name that names nothing, at `path` in a config's data."""
+
+    path: tuple[str | int, ...]  # to the offending value
+    message: str
+    first: tuple[str | int, ...] | None = None  # an id used twice: where it was used first
+
+    @property
+    def where(self) -> str:
+        """The path as messages write it: cadences[0].steps[1].script."""
+        return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.path).lstrip(".")
+
+
+def reference_problems(data: Any) -> list[ReferenceProblem]:
+    """Ids used twice and cadence and script names that name nothing, in a config's plain data.
+
+    The one home of these checks: the model runs them on itself (`Config._references`) and
+    the config-file reader runs them on the raw YAML, to point at each problem. Any shape is
+    taken; what is not where it belongs is left to the model's other checks.
+    """
+    cadences = data.get("cadences") if isinstance(data, Mapping) else None
+    if not isinstance(cadences, list):
+        return []
+    scripts = data.get("scripts", {})
+    script_ids = list(scripts) if isinstance(scripts, Mapping) else None  # None: `scripts` itself is wrong
+    problems = _used_twice("cadence", [(c, ("cadences", i)) for i, c in enumerate(cadences)])
+    cadence_ids = [c["id"] for c in cadences if isinstance(c, Mapping) and isinstance(c.get("id"), str)]
+    for i, cadence in enumerate(cadences):
+        if not isinstance(cadence, Mapping):
+            continue
+        at: tuple[str | int, ...] = ("cadences", i)
+        holders: list[tuple[Any, tuple[str | int, ...]]] = [(cadence, (*at, "referral_cadence"))]
+        if isinstance(cadence.get("not_now"), Mapping):
+            holders.append((cadence["not_now"], (*at, "not_now", "reengage_into")))
+        for holder, path in holders:
+            problems += _names_nothing(holder, path, "cadence", cadence_ids)
+        steps = cadence.get("steps")
+        if isinstance(steps, list):
+            problems += _used_twice("step", [(s, (*at, "steps", j)) for j, s in enumerate(steps)])
+            for j, step in enumerate(steps):
+                if isinstance(step, Mapping) and script_ids is not None:
+                    problems += _names_nothing(step, (*at, "steps", j, "script"), "script", script_ids)
+    return problems
+
+
+def _used_twice(kind: str, items: list[tuple[Any, tuple[str | int, ...]]]) -> list[ReferenceProblem]:
+    first: dict[str, tuple[str | int, ...]] = {}
+    problems = []
+    for node, path in items:
+        if not isinstance(node, Mapping) or not isinstance(node.get("id"), str):
+            continue
+        if node["id"] in first:
+            problems.append(ReferenceProblem((*path, "id"), f"{kind} id {node['id']!r} is used twice", first[node["id"]]))
+        else:
+            first[node["id"]] = (*path, "id")
+    return problems
+
+
+def _names_nothing(holder: Mapping[str, Any], path: tuple[str | int, ...], kind: str, known: list[str]) -> list[ReferenceProblem]:
+    target = holder.get(str(path[-1]))
+    if not isinstance(target, str) or not target or target in known:
+        return []
     from difflib import get_close_matches
 
-    close = get_close_matches(name, sorted(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(known)) or 'none'})"
-    return f"{where}: unknown {kind} {name!r}{hint}"
+    close = get_close_matches(target, sorted(set(known)), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(set(known))) or 'none'})"
+    return [ReferenceProblem(path, f"unknown {kind} {target!r}{hint}")]
 
 
 def json_schema() -> dict[str, Any]:
