@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
-from enum import Enum
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
+
+from connector.jsonable import jsonable
 
 # A sync allocates millions of short-lived records; with CPython's default first-generation
 # threshold (700) the collector took a third of the engine's time. Runs set this instead
@@ -48,19 +49,9 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise (UserError if code == EXIT_BAD_INPUT else RunFailed)(message)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, frozenset | set | tuple):
-        return sorted(value) if isinstance(value, frozenset | set) else list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def dumps(data: Any) -> str:
     """Stable JSON for machine output (sorted keys, ISO dates)."""
-    return json.dumps(data, default=_default, sort_keys=True, indent=2, ensure_ascii=False)
+    return json.dumps(data, default=jsonable, sort_keys=True, indent=2, ensure_ascii=False)
 
 
 def echo_json(data: Any) -> None:

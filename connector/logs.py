@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import IO, Any
 
+from .jsonable import loose
+
 FIELDS = "fields"
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|API_?KEY|PRIVATE_?KEY", re.I)
 _TOKEN_SHAPES = re.compile(r"\bpat-[a-z]{2,4}\d?-[0-9a-f-]{8,}\b|\bBearer\s+[A-Za-z0-9._~+/-]{8,}=*", re.I)
@@ -72,7 +74,7 @@ def _stamp(record: logging.LogRecord) -> str:
 
 
 def _kv(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = value if isinstance(value, str) else json.dumps(value, default=loose, ensure_ascii=False)
     if text == "" or re.search(r'[\s="]', text):
         return json.dumps(text, ensure_ascii=False)
     return text
@@ -94,7 +96,7 @@ class JsonFormatter(logging.Formatter):
         data.update(getattr(record, FIELDS, {}) or {})
         if record.exc_text:
             data["traceback"] = record.exc_text
-        return json.dumps(data, default=str, ensure_ascii=False, sort_keys=False)
+        return json.dumps(data, default=loose, ensure_ascii=False, sort_keys=False)
 
 
 def setup_logging(fmt: str = "auto", *, level: int | str = logging.INFO, stream: IO[str] | None = None) -> logging.Handler:

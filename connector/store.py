@@ -39,6 +39,8 @@ from sequences.records import (
     TaskStatus,
 )
 
+from .jsonable import jsonable
+
 PENDING, CREATED, UNKNOWN, CLOSED, FAILED = "pending", "created", "unknown", "closed", "failed"
 LEDGER_STATUSES = (PENDING, CREATED, UNKNOWN, CLOSED, FAILED)
 
@@ -75,23 +77,9 @@ def stamp(text: str) -> datetime:
 # ---------------------------------------------------------------------- record codecs
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return ts(value)
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    if hasattr(value, "value") and isinstance(value, Channel | EnrollmentStatus | Outcome | TaskStatus):
-        return value.value
-    return value
-
-
 def record_json(record: Any) -> str:
     """A records.py dataclass as stable JSON (sorted keys)."""
-    data = {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
+    data = {f.name: jsonable(getattr(record, f.name), when=ts) for f in fields(record)}
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
