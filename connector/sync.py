@@ -28,7 +28,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -37,14 +36,15 @@ from zoneinfo import ZoneInfo
 
 from sequences.calendar import zone_or_none
 from sequences.config import Condition, Config, Rule
-from sequences.records import Contact, ContactPlan, ContactState, CreateTask, Owner, Snapshot, TaskStatus
+from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot, TaskStatus
 
-from .crm.base import CRM, BadRecord, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput, WriteResult
+from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput, WriteResult
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit, Vanished
 from .massexit import check as check_mass_exit
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
 from .store_factory import StateLocation, open_store, state_location
+from .sync_report import CloseItem, NoteItem, SyncReport, fill_names, task_item
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ PLAN_PAGE = 500
 OWNERS_MAX_AGE = timedelta(hours=1)  # owners change rarely: re-read them at most hourly
 PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
 RECONCILE_PAGE = 100
-REPORT_ITEMS = 1000  # details kept per list in a report; counts are always complete
 KILL_ENV = "CADENCE_TEST_KILL_AT"
 PAUSE_ENV = "CADENCE_TEST_PAUSE_AT"
 KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
@@ -68,142 +67,6 @@ class LockHeld(Exception):
 
 class SyncStopped(Exception):
     """Raised inside a run when the stop event is set (SIGTERM/SIGINT)."""
-
-
-# ------------------------------------------------------------------------------- report
-
-
-@dataclass(frozen=True, slots=True)
-class TaskItem:
-    key: str
-    contact_id: str
-    contact_name: str
-    channel: str
-    due_local: str  # ISO with the contact's offset
-    timezone: str
-    subject: str
-    reason: str
-    crm_id: str = ""
-
-    @property
-    def due_text(self) -> str:
-        """'Tue 2026-03-03 09:00 America/New_York'."""
-        try:
-            due = datetime.fromisoformat(self.due_local)
-        except ValueError:
-            return self.due_local
-        return f"{due:%a %Y-%m-%d %H:%M} {self.timezone}".strip()
-
-
-@dataclass(frozen=True, slots=True)
-class CloseItem:
-    key: str
-    contact_id: str
-    contact_name: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class NoteItem:
-    contact_id: str
-    contact_name: str
-    kind: str
-    cadence_id: str
-    step_id: str
-    reason: str
-
-
-@dataclass
-class SyncReport:
-    """What one run did (or, with plan_only, would do)."""
-
-    account: str
-    started_at: datetime
-    plan_only: bool = False
-    status: str = "ok"  # ok / stopped / deferred / failed / refused (bad input) / held (mass change)
-    run_id: int = 0
-    created: list[TaskItem] = field(default_factory=list)
-    closed: list[CloseItem] = field(default_factory=list)
-    skipped: list[NoteItem] = field(default_factory=list)
-    notes: list[NoteItem] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    bad_records: list[BadRecord] = field(default_factory=list)
-    counts: Counter = field(default_factory=Counter)
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """The run did its whole job (a stopped or deferred run left work for the next one)."""
-        return self.status == "ok"
-
-    def add(self, name: str, item: Any) -> None:
-        """Append to a detail list (up to REPORT_ITEMS) and count it."""
-        self.counts[name] += 1
-        items = getattr(self, name)
-        if len(items) < REPORT_ITEMS:
-            items.append(item)
-
-    def error(self, message: str) -> None:
-        self.add("errors", redact(message))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "account": self.account,
-            "started_at": self.started_at,
-            "plan_only": self.plan_only,
-            "status": self.status,
-            "run_id": self.run_id,
-            "duration_seconds": round(self.duration, 3),
-            "counts": dict(sorted(self.counts.items())),
-            "created": [_asdict(i) | {"due": i.due_text} for i in self.created],
-            "closed": [_asdict(i) for i in self.closed],
-            "skipped": [_asdict(i) for i in self.skipped],
-            "notes": [_asdict(i) for i in self.notes],
-            "errors": list(self.errors),
-            "bad_records": [_asdict(b) for b in self.bad_records],
-        }
-
-    def to_text(self) -> str:
-        verb = ("would create", "would close") if self.plan_only else ("created", "closed")
-        lines = [
-            f"{'plan' if self.plan_only else 'sync'} for account {self.account} at "
-            f"{self.started_at:%Y-%m-%d %H:%M} UTC: {self.status} in {self.duration:.1f}s"
-        ]
-
-        def section(title: str, name: str, rows: list[str]) -> None:
-            total = self.counts.get(name, 0)
-            if not total:
-                return
-            lines.append(f"{title} ({total}):")
-            lines.extend(f"  {r}" for r in rows)
-            if total > len(rows):
-                lines.append(f"  ... and {total - len(rows)} more")
-
-        section(verb[0], "created", [
-            f"{_who(i.contact_name, i.contact_id)}  {i.channel:<8}  {i.due_text}  {i.subject}"
-            + (f"\n      why: {i.reason}" if self.plan_only and i.reason else "")
-            for i in self.created
-        ])
-        section(verb[1], "closed", [f"{_who(i.contact_name, i.contact_id)}  {i.reason}" for i in self.closed])
-        section("skipped", "skipped", [
-            f"{_who(i.contact_name, i.contact_id)}  {i.cadence_id}/{i.step_id}: {i.reason}" for i in self.skipped
-        ])
-        section("enrollment changes", "notes", [
-            f"{_who(i.contact_name, i.contact_id)}  {i.kind} {i.cadence_id}: {i.reason}" for i in self.notes
-        ])
-        section("bad records", "bad_records", [f"{b.source}: {b.field}: {b.message}" for b in self.bad_records])
-        section("errors", "errors", list(self.errors))
-        if len(lines) == 1:
-            lines.append("nothing to do")
-        return "\n".join(lines)
-
-
-def _who(name: str, contact_id: str) -> str:
-    return f"{name} ({contact_id})" if name else contact_id
-
-
-def _asdict(item: Any) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in item.__slots__}
 
 
 # ------------------------------------------------------------------------- run lock
@@ -536,7 +399,7 @@ class _Run:
             self.progress("creating tasks", sent, None)
             for task, res in zip(tasks, results, strict=True):
                 if res.ok:
-                    self.report.add("created", _task_item(task, res.crm_id))
+                    self.report.add("created", task_item(task, res.crm_id))
                 elif res.unknown:
                     self.report.counts["unknown"] += 1
                     self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
@@ -559,7 +422,7 @@ class _Run:
         while rows := self.store.ledger([PENDING], limit=1000, after=after):
             after = rows[-1].key
             for r in rows:
-                self.report.add("created", _task_item(r.task, ""))
+                self.report.add("created", task_item(r.task, ""))
         after = ""
         while rows := self.store.closes_due(limit=1000, after=after):
             after = rows[-1].key
@@ -654,34 +517,6 @@ def _mass_exit_limit(config: Config, allowed: bool) -> MassExitLimit:
     return MassExitLimit(max_share=limits.max_share, max_count=limits.max_count, allowed=allowed)
 
 
-def _task_item(task: CreateTask, crm_id: str) -> TaskItem:
-    return TaskItem(task.key, task.contact_id, "", task.channel.value, task.due_local, task.timezone,
-                    task.subject, task.reason, crm_id)
-
-
-def _fill_names(report: SyncReport, store: Store) -> None:
-    ids = {i.contact_id for name in ("created", "closed", "skipped", "notes") for i in getattr(report, name)}
-    names = {cid: c.full_name for cid, c in store.contacts(ids).items()}
-    for name in ("created", "closed", "skipped", "notes"):
-        items = getattr(report, name)
-        setattr(report, name, [_with_name(i, names.get(i.contact_id, "")) for i in items])
-    report.created.sort(key=_due_order)
-
-
-def _due_order(item: TaskItem) -> tuple[str, str, str]:
-    try:
-        due = datetime.fromisoformat(item.due_local).astimezone(timezone.utc).isoformat()
-    except ValueError:
-        due = item.due_local
-    return due, item.contact_id, item.key
-
-
-def _with_name(item: Any, name: str) -> Any:
-    from dataclasses import replace
-
-    return replace(item, contact_name=name) if name and not item.contact_name else item
-
-
 # ------------------------------------------------------------------------- entry point
 
 
@@ -753,7 +588,7 @@ def run_sync(
                 error = redact(f"{type(exc).__name__}: {exc}")
                 report.error(error)
                 log.exception("run failed with an unexpected error", extra=fields(run=report.run_id))
-            _fill_names(report, store)
+            fill_names(report, store)
             for name, attribute in (("requests", "requests_made"), ("rate_limit_waits", "rate_limit_waits")):
                 if isinstance(getattr(crm, attribute, None), int):  # CRMs that count them (HubSpot)
                     report.counts[name] = getattr(crm, attribute)

@@ -14,7 +14,8 @@ from connector.crm.salesforce import SalesforceCRM
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.store import CREATED, LEDGER_STATUSES
 from connector.store_sqlite import SQLiteStore, state_path
-from connector.sync import SyncReport, run_sync
+from connector.sync import run_sync
+from connector.sync_report import SyncReport
 from sequences.records import EnrollmentStatus
 
 UTC = timezone.utc

@@ -27,7 +27,8 @@ from test_hubspot_sync import (
 
 from connector.crm.base import FatalCRMError, ReadContext
 from connector.crm.hubspot.emulator import HubSpotEmulator
-from connector.sync import SyncReport, run_sync
+from connector.sync import run_sync
+from connector.sync_report import SyncReport
 from sequences.records import EnrollmentStatus
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,8 @@ from connector.crm.hubspot.emulator import HubSpotEmulator, iana_to_hubspot_tz
 from connector.crm.hubspot.mapping import country_code, parse_time, usable_phone
 from connector.store import CREATED, LEDGER_STATUSES, Store
 from connector.store_factory import open_store, state_location
-from connector.sync import SyncReport, run_sync
+from connector.sync import run_sync
+from connector.sync_report import SyncReport
 from sequences.records import CreateTask, Enrollment, EnrollmentStatus
 
 UTC = timezone.utc

@@ -32,7 +32,8 @@ from connector.configfile import load_config
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.store import CREATED, LEDGER_STATUSES, PENDING, UNKNOWN
 from connector.store_sqlite import SQLiteStore, state_path
-from connector.sync import KILL_POINTS, SyncReport, run_sync
+from connector.sync import KILL_POINTS, run_sync
+from connector.sync_report import SyncReport
 from sequences.config import WEEKDAYS
 from sequences.durations import parse_window
 from sequences.records import EnrollmentStatus

@@ -18,7 +18,8 @@ from test_salesforce_sync import reference_tasks, scenario, task_summary
 from connector.crm.base import FatalCRMError
 from connector.crm.salesforce import SalesforceCRM
 from connector.crm.salesforce.emulator import SalesforceEmulator
-from connector.sync import SyncReport, run_sync
+from connector.sync import run_sync
+from connector.sync_report import SyncReport
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 450, 7  # 3 upserts of 200, 200, 50
