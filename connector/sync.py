@@ -38,7 +38,19 @@ from sequences.calendar import zone_or_none
 from sequences.config import Condition, Config, Rule
 from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot, TaskStatus
 
-from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput, WriteResult
+from .crm.base import (
+    CRM,
+    ChecksTasks,
+    CRMError,
+    FatalCRMError,
+    FindsTasksByContact,
+    ReadContext,
+    RestoresMissingTasks,
+    RetryLaterError,
+    UnreadableInput,
+    VerifiesContacts,
+    WriteResult,
+)
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit, Vanished
 from .massexit import check as check_mass_exit
@@ -188,7 +200,7 @@ class _Run:
     # -- 2. reconcile
     def reconcile(self) -> None:
         # a CRM that can look tasks up through their contacts answers without search lag
-        by_contact = getattr(self.crm, "find_tasks_for_contacts", None)
+        by_contact = self.crm if isinstance(self.crm, FindsTasksByContact) else None
         lag = timedelta(seconds=0 if by_contact is not None else self.caps.search_lag_seconds)
         after = ""
         while rows := self.store.ledger([UNKNOWN], limit=RECONCILE_PAGE, after=after):
@@ -200,7 +212,7 @@ class _Run:
             if not ready:
                 continue
             if by_contact is not None:
-                answer = by_contact({r.key: r.contact_id for r in rows if r.key in ready})
+                answer = by_contact.find_tasks_for_contacts({r.key: r.contact_id for r in rows if r.key in ready})
             else:
                 answer = self.crm.find_tasks(sorted(ready))
             found = {k: v for k, v in answer.items() if k in ready}
@@ -217,15 +229,10 @@ class _Run:
             since=cursor - OVERLAP if cursor else None,
             properties=needed_properties(self.config),
             started_at=self.now,
-            hints={
-                "dry_run": self.plan_only,
-                # who a first read needs: contacts some cadence would enroll (CRMs that can
-                # filter on their side may push these down), and referred contacts
-                "enroll_rules": [c.enroll_when for c in self.config.cadences if c.enroll_when is not None],
-                "referrals": any(c.referral_cadence for c in self.config.cadences),
-                # custom properties exit rules test: a CRM whose columns can vanish (a file) checks them
-                "exit_properties": exit_properties(self.config),
-            },
+            dry_run=self.plan_only,
+            enroll_rules=tuple(c.enroll_when for c in self.config.cadences if c.enroll_when is not None),
+            referrals=any(c.referral_cadence for c in self.config.cadences),
+            exit_properties=tuple(exit_properties(self.config)),
         )
         read = 0
         for batch in self.crm.read_contacts(ctx):
@@ -440,16 +447,16 @@ class _Run:
 
     # -- 3b. sweep: what an incremental read cannot see (deleted or merged contacts, deleted tasks)
     def sweep(self) -> None:
-        verify = getattr(self.crm, "verify_contacts", None)
-        check = getattr(self.crm, "check_tasks", None)
+        verify = self.crm if isinstance(self.crm, VerifiesContacts) else None
+        check = self.crm if isinstance(self.crm, ChecksTasks) else None
         last = self.store.cursor("sweep")
-        every = getattr(self.crm, "sweep_every", SWEEP_EVERY)
+        every = self.caps.sweep_every if self.caps.sweep_every is not None else SWEEP_EVERY
         if (verify is None and check is None) or (last is not None and self.now - last < every):
             return
         live = self.store.live_contact_ids()
-        gone = list(verify(live)) if verify is not None and live else []
+        gone = list(verify.verify_contacts(live)) if verify is not None and live else []
         open_tasks = self.store.open_task_ids() if check is not None else {}
-        states = list(check(open_tasks)) if check is not None and open_tasks else []
+        states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
         self.hold_mass_exit(len(live), gone, states)
         if gone:
             self.store.upsert_contacts(gone, self.now)
@@ -469,8 +476,8 @@ class _Run:
     def restore_missing_tasks(self) -> None:
         """Open tasks whose row vanished from the CRM's file (a stale copy saved over it) are
         written back from the state: a missing row is never a deletion."""
-        missing = getattr(self.crm, "missing_tasks", None)
-        rows = [r for r in map(self.store.get, missing() if missing else []) if r is not None and r.status == CREATED]
+        missing = self.crm.missing_tasks() if isinstance(self.crm, RestoresMissingTasks) else []
+        rows = [r for r in map(self.store.get, missing) if r is not None and r.status == CREATED]
         for batch in _chunked(rows, self.caps.max_batch):
             results = [WriteResult(r.key, True, crm_id=r.crm_id) for r in batch]
             if not self.plan_only:

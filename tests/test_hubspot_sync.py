@@ -706,12 +706,12 @@ def test_first_read_falls_back_to_the_list_api_when_a_rule_cannot_be_searched() 
 
     p = ContactProperties()
     lead = Rule.model_validate({"all": [{"property": "lifecycle_stage", "equals": "lead"}]})
-    groups = first_read_filters({"enroll_rules": [lead], "referrals": True}, p)
+    groups = first_read_filters([lead], True, p)
     assert groups == [[{"propertyName": "lifecyclestage", "operator": "IN", "values": ["LEAD", "Lead", "lead"]}],
                       [{"propertyName": "referred_by", "operator": "HAS_PROPERTY"}]]
     for rule in ({"all": [{"property": "lifecycle_stage", "not_equals": "customer"}]},
                  {"all": [{"property": "company", "contains": "corp"}]},
                  {"all": [{"property": "email", "exists": True}]}):
-        assert first_read_filters({"enroll_rules": [Rule.model_validate(rule)]}, p) is None
+        assert first_read_filters([Rule.model_validate(rule)], False, p) is None
     too_many = [lead] * 6
-    assert first_read_filters({"enroll_rules": too_many}, p) is None
+    assert first_read_filters(too_many, False, p) is None

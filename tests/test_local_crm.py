@@ -21,7 +21,7 @@ NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
 
 
 def read(crm: LocalCRM, dry_run: bool = False):
-    batches = list(crm.read_contacts(ReadContext(since=None, started_at=NOW, hints={"dry_run": dry_run})))
+    batches = list(crm.read_contacts(ReadContext(since=None, started_at=NOW, dry_run=dry_run)))
     return [c for b in batches for c in b.contacts], [r for b in batches for r in b.bad]
 
 

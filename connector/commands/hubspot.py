@@ -39,7 +39,7 @@ def setup_hubspot(config_path: str) -> None:
         fail(f"{config_path}: crm.type is {loaded.config.crm.type!r}; `setup hubspot` needs crm.type: hubspot")
     try:
         crm = HubSpotCRM.from_config(loaded.config.crm.model_dump(exclude={"type"}))
-        for line in crm.setup():
+        for line in crm.setup().done:
             click.echo(line)
         owners = crm.list_owners()
     except ConfigError as err:

@@ -1,16 +1,35 @@
-"""The one Protocol every CRM implements, and the records that cross it.
+"""The CRM contract: the one Protocol every CRM implements, the optional behaviours a CRM
+may declare, and the records that cross it.
 
 A CRM plugin is one package that provides a class satisfying `CRM`, registered under the
-`crm_cadence.crms` entry-point group, and passing `tests/crm_conformance.py`.
+`crm_cadence.crms` entry-point group, and passing the conformance suite shipped in
+`connector.crm.testing` (subclass `CRMConformance` in the plugin's tests).
+
+Optional behaviour is declared by satisfying a small Protocol, checked by the sync with
+`isinstance` (never looked up by name):
+
+- `FindsTasksByContact`: settles unknown writes through each task's contact (no search lag);
+- `VerifiesContacts` and `ChecksTasks`: the sweep, for what an incremental read cannot see
+  (deleted or merged contacts, deleted tasks), every `Capabilities.sweep_every`;
+- `RestoresMissingTasks`: a CRM where a task can go missing without being deleted (a file
+  saved over): the sync writes those tasks back.
+
+A task key whose task is gone from the CRM: a CRM that can tell a deletion reports it
+DELETED (from `read_task_changes` or `check_tasks`); a CRM that cannot (a file) lists it in
+`missing_tasks()` instead and never reports it DELETED. The conformance suite pins both.
+
+Vocabulary: `CreateTask.channel` and `CreateTask.priority` (low/medium/high) are the
+engine's; each adapter maps them to its own task types and priorities.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
+from sequences.config import Rule
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
 # ------------------------------------------------------------------- errors (what to do)
@@ -42,7 +61,11 @@ class UnreadableInput(CRMError):
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What differs between CRMs, stated rather than discovered by accident."""
+    """What differs between CRMs, stated rather than discovered by accident.
+
+    Read by the sync: `max_batch` (batch sizes), `search_lag_seconds` (how long an unknown
+    write waits before it is looked up by key), `sweep_every`. Read by the conformance suite:
+    `task_outcomes`. The rest describe the CRM for its users and its tests."""
 
     incremental_contacts: bool  # read_contacts(since=...) returns only changes
     incremental_tasks: bool  # read_task_changes(since=...) returns only changes
@@ -50,6 +73,7 @@ class Capabilities:
     search_lag_seconds: float = 0.0  # how long a write can take to show up in find_tasks
     task_outcomes: bool = False  # tasks can carry a recruiter-recorded outcome
     lead_status: bool = True  # contacts carry a lead status usable for outcomes
+    sweep_every: timedelta | None = None  # how often the sweep runs (VerifiesContacts/ChecksTasks); None: daily
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +113,15 @@ class ReadContext:
     since: datetime | None  # None: a first, full read
     properties: Sequence[str] = ()  # extra raw properties the config needs
     started_at: datetime | None = None  # the run's start (cursors never pass it)
-    hints: Mapping[str, Any] = field(default_factory=dict)
+    dry_run: bool = False  # a plan: the CRM must write nothing anywhere (not even its own files)
+    # who a first read needs: contacts some cadence would enroll by these rules (a CRM that can
+    # filter on its side may push them down, and then must still return referred contacts
+    # when `referrals`); a CRM may always return more
+    enroll_rules: Sequence[Rule] = ()
+    referrals: bool = False
+    # custom properties the cadences' exit rules test: a CRM whose fields can vanish (a file's
+    # columns) must refuse a read without them (a missing one could make a rule match everyone)
+    exit_properties: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +135,43 @@ class SetupReport:
     @property
     def ok(self) -> bool:
         return not self.missing
+
+
+@runtime_checkable
+class FindsTasksByContact(Protocol):
+    """Optional: find tasks through their contacts, with no search lag (reconciling unknown writes)."""
+
+    def find_tasks_for_contacts(self, contact_of: Mapping[str, str]) -> dict[str, str]:
+        """Task key -> CRM id for the keys (task key -> contact id) whose task exists."""
+        ...
+
+
+@runtime_checkable
+class VerifiesContacts(Protocol):
+    """Optional, part of the sweep: which contacts are gone."""
+
+    def verify_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
+        """For each gone id: `Contact(id, deleted=True)`, or `Contact(id, merged_into=<winner>)`.
+        Live contacts yield nothing."""
+        ...
+
+
+@runtime_checkable
+class ChecksTasks(Protocol):
+    """Optional, part of the sweep: the state of known tasks, read by id."""
+
+    def check_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
+        """One state per task key -> CRM id; a task gone from the CRM comes back DELETED."""
+        ...
+
+
+@runtime_checkable
+class RestoresMissingTasks(Protocol):
+    """Optional: a CRM where a task can go missing without being deleted (a file saved over)."""
+
+    def missing_tasks(self) -> list[str]:
+        """Keys of known open tasks missing at the last read; the sync writes them back."""
+        ...
 
 
 @runtime_checkable
@@ -141,6 +210,11 @@ class CRM(Protocol):
         ...
 
     def list_owners(self) -> list[Owner]:
+        ...
+
+    def setup(self) -> SetupReport:
+        """Prepare or check the account (idempotent): what was done or confirmed, and what a
+        person must still do (`cadence setup <crm>` prints it; exit 1 while anything is missing)."""
         ...
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from hubspot.crm.objects.tasks import (
 from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TaskSearchRequest
 from urllib3.util.retry import Retry
 
-from connector.crm.base import Capabilities, ContactBatch, ReadContext, WriteResult
+from connector.crm.base import Capabilities, ContactBatch, ReadContext, SetupReport, WriteResult
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
 from .filters import first_read_filters
@@ -84,7 +85,7 @@ class HubSpotCRM:
         self._assoc = client.crm.associations.v4.batch_api
         self._props = contact_properties(settings.properties, settings.extra_properties)
         self._owners_cache: list[Owner] | None = None
-        self.sweep_every = timedelta(hours=settings.sweep_hours)  # read by the sync's daily sweep
+        self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
@@ -121,7 +122,7 @@ class HubSpotCRM:
     def read_contacts(self, ctx: ReadContext) -> Iterator[ContactBatch]:
         props = sorted(set(self._props) | set(ctx.properties))
         if ctx.since is None:
-            groups = first_read_filters(ctx.hints, self.settings.properties)
+            groups = first_read_filters(ctx.enroll_rules, ctx.referrals, self.settings.properties)
             if groups is not None:  # only the contacts a cadence would enroll, 200 a page
                 yield from self._filtered_contacts(props, groups)
             else:
@@ -425,9 +426,9 @@ class HubSpotCRM:
                 return owners
 
     # -------------------------------------------------------------------- setup
-    def setup(self) -> list[str]:
+    def setup(self) -> SetupReport:
         """Create the property groups and properties crm-cadence needs, idempotently (see setup.py)."""
-        return set_up_portal(self.call, self._groups, self._properties, self.settings)
+        return SetupReport(done=set_up_portal(self.call, self._groups, self._properties, self.settings))
 
 
 def _error_message(err: BaseException) -> str:

@@ -9,7 +9,7 @@ when it no longer matches), so this applies to the first read only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from sequences.config import Condition, Rule
@@ -21,9 +21,8 @@ KEYSET_FILTERS = 2  # every group also carries the modified-date floor and the i
 _NATIVE = {"id": "hs_object_id"}
 
 
-def first_read_filters(hints: Mapping[str, Any], p: ContactProperties) -> list[list[dict[str, Any]]] | None:
+def first_read_filters(rules: Sequence[Rule], referrals: bool, p: ContactProperties) -> list[list[dict[str, Any]]] | None:
     """OR-ed filter groups selecting the contacts a first sync needs, or None to read them all."""
-    rules = hints.get("enroll_rules")
     if not rules:
         return None
     groups: list[list[dict[str, Any]]] = []
@@ -32,7 +31,7 @@ def first_read_filters(hints: Mapping[str, Any], p: ContactProperties) -> list[l
         if translated is None:
             return None
         groups.extend(translated)
-    if hints.get("referrals"):
+    if referrals:
         if not p.referred_by:
             return None
         groups.append([{"propertyName": p.referred_by, "operator": "HAS_PROPERTY"}])

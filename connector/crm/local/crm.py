@@ -47,6 +47,7 @@ from connector.crm.base import (
     ContactBatch,
     CreateTask,
     ReadContext,
+    SetupReport,
     TaskState,
     WriteResult,
 )
@@ -134,6 +135,10 @@ class LocalCRM:
     def close(self) -> None:
         pass
 
+    def setup(self) -> SetupReport:
+        """Nothing to prepare: the files are the CRM. Says which files are read and written."""
+        return SetupReport(done=[f"contacts are read from {self.contacts_path}", f"tasks are written to {self.tasks_path}"])
+
     def list_owners(self) -> list[Owner]:
         return sorted(self._load_owners().values(), key=lambda o: o.id)
 
@@ -148,13 +153,13 @@ class LocalCRM:
         tasks = self._load_run_tasks()
         table = self._read(self.contacts_path, "id")
         label = self._label(self.contacts_path)
-        _require_rule_columns(table, label, ctx.hints.get("exit_properties", ()))
+        _require_rule_columns(table, label, ctx.exit_properties)
         bad = [BadRecord(self._label(self.tasks_path), "encoding", w) for w in tasks.warnings]
         bad += [BadRecord(label, "encoding", w) for w in table.warnings]
         bad += self._task_problems(tasks)
         contacts, seen = self._parse_contacts(table, label, bad)
         people = ExistingPeople(contacts)
-        referred, referral_bad = self._referrals(seen, table, people, dry_run=bool(ctx.hints.get("dry_run")))
+        referred, referral_bad = self._referrals(seen, table, people, dry_run=ctx.dry_run)
         contacts = people.contacts() + referred
         self._names = {c.id: c.full_name for c in contacts}
         self._all_rows_readable = not self._unreadable

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,7 +69,7 @@ class SalesforceCRM:
         self._sf: Salesforce | None = None
         self._owners_cache: list[Owner] | None = None
         self._dropped_fields: set[str] = set()
-        self.sweep_every = timedelta(hours=settings.sweep_hours)
+        self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], *, base_dir: Any = None, env: Mapping[str, str] = os.environ,
