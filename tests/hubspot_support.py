@@ -77,6 +77,15 @@ class HubSpotRecruiter:
     def update_contact(self, contact_id: str, **changes: str) -> None:
         self.emu.set_properties("contacts", self.ids.get(contact_id, contact_id), to_properties(changes))
 
+    def set_property(self, contact_id: str, name: str, value: str) -> None:
+        self.emu.set_property("contacts", self.ids.get(contact_id, contact_id), name, value)
+
+    def delete_task(self, key: str) -> None:
+        self.emu.delete_object("tasks", task_ids_by_key(self.emu)[key])
+
+    def delete_contact(self, contact_id: str) -> None:
+        self.emu.delete_contact(self.ids.get(contact_id, contact_id))
+
 
 def write_config(directory: Path, body: str) -> Path:
     path = directory / "cadence.yaml"

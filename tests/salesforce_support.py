@@ -84,6 +84,17 @@ class SalesforceRecruiter:
     def update_contact(self, contact_id: str, **changes: str) -> None:
         self.emu.update_contact(self.ids.get(contact_id, contact_id), **to_fields(changes))
 
+    def set_property(self, contact_id: str, name: str, value: str) -> None:
+        self.emu.update_contact(self.ids.get(contact_id, contact_id), **{name: value})
+
+    def delete_task(self, key: str) -> None:
+        task = self.emu.task_by_key(key)
+        assert task is not None, key
+        self.emu.delete_task(task["Id"])
+
+    def delete_contact(self, contact_id: str) -> None:
+        self.emu.delete_contact(self.ids.get(contact_id, contact_id))
+
 
 class Org:
     """One emulated org with its clock frozen to the simulated `now`, a config on disk, and sync runs."""

@@ -77,6 +77,30 @@ class LocalRecruiter:
     def update_contact(self, contact_id: str, **changes: str) -> None:
         self._edit(self.contacts, "id", contact_id, changes)
 
+    def set_property(self, contact_id: str, name: str, value: str) -> None:
+        """A column of the recruiter's own (added when missing)."""
+        header, rows = self._rows(self.contacts)
+        if name not in header:
+            header.append(name)
+        for row in rows:
+            if row["id"] == contact_id:
+                row[name] = value
+        write_csv(self.contacts, header, rows)
+
+    def delete_task(self, key: str) -> None:
+        header, rows = self._rows(self.tasks)
+        write_csv(self.tasks, header, [r for r in rows if r["key"] != key])
+
+    def delete_contact(self, contact_id: str) -> None:
+        header, rows = self._rows(self.contacts)
+        write_csv(self.contacts, header, [r for r in rows if r["id"] != contact_id])
+
+    @staticmethod
+    def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            return list(reader.fieldnames or []), list(reader)
+
 
 class TestLocalCRMConformance(CRMConformance):
     def make_crm(self, tmp_path: Any) -> LocalCRM:
@@ -84,6 +108,9 @@ class TestLocalCRMConformance(CRMConformance):
 
     def make_recruiter(self, crm: Any, tmp_path: Any) -> LocalRecruiter:
         return LocalRecruiter(tmp_path)
+
+    def custom_property(self) -> str:
+        return "tier"
 
     def make_crm_with_bad_record(self, tmp_path: Any) -> LocalCRM:
         rows = SEED_CONTACTS + [{"id": "c9", "first_name": "Bad", "timezone": "Mars/Olympus_Mons", "email": "not-an-email"}]

@@ -24,7 +24,18 @@ class TestHubSpotConformance(CRMConformance):
             self.ids[c["id"]] = self.emu.create_contact(props)
 
     def make_crm(self, tmp_path: Any) -> Any:
-        return make_crm(self.emu)
+        crm = make_crm(self.emu)
+        from test_hubspot_sync import create_property
+
+        create_property(self.emu, "contacts", "candidate_tier", "Candidate tier", group="contactinformation")
+        return crm
+
+    def custom_property(self) -> str:
+        return "candidate_tier"
+
+    def inject_write_fault(self, kind: str) -> bool:
+        self.emu.faults.fail_next(1, "drop" if kind == "lost" else 503, path_glob="*/tasks/batch/create")
+        return True
 
     def make_crm_with_bad_record(self, tmp_path: Any) -> Any:
         self.emu.create_contact({"firstname": "Bad", "phone": "call me maybe",

@@ -23,7 +23,19 @@ class TestSalesforceConformance(CRMConformance):
             self.ids[c["id"]] = self.emu.create_contact(**values)
 
     def make_crm(self, tmp_path: Any) -> Any:
+        if "Tier__c" not in self.emu.schema["Contact"]:
+            self.emu.add_field("Contact", "Tier__c")
         return make_crm(self.emu)
+
+    def custom_property(self) -> str:
+        return "Tier__c"
+
+    def inject_write_fault(self, kind: str) -> bool:
+        if kind == "lost":  # applied, answer lost: the adapter sends the upsert again (an update by key)
+            self.emu.faults.fail_next(1, "drop", path_glob="PATCH /composite/*")
+        else:  # the whole request refused as locked: retried with backoff
+            self.emu.lock_requests = 1
+        return True
 
     def make_crm_with_bad_record(self, tmp_path: Any) -> Any:
         self.emu.create_contact(FirstName="Bad", Phone="call me maybe", MailingCountry="Atlantis")
