@@ -43,13 +43,6 @@ from .scripts import missing_text_reason, render_task_text, task_text
 
 CHUNK = 5000
 LIVE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.SNOOZED)
-TASK_TYPES = {
-    Channel.CALL: "CALL",
-    Channel.EMAIL: "EMAIL",
-    Channel.LINKEDIN: "LINKED_IN_MESSAGE",
-    Channel.MEETING: "TODO",
-    Channel.TODO: "TODO",
-}
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
 
 
@@ -506,7 +499,7 @@ class _Contact:
             key=key, contact_id=c.id, owner_id=c.owner_id,
             cadence_id=cadence.id if cadence else "thanks", version=cadence.version if cadence else 0,
             seq=e.seq if e else 0, step_index=index, step_id=step_id, channel=channel,
-            task_type=TASK_TYPES[channel], priority=priority.upper(), due_at=due,
+            task_type=channel.value, priority=priority.lower(), due_at=due,
             due_local=due.astimezone(calendar.zone).isoformat(), timezone=calendar.zone_name,
             subject=subject, body=body, reason=reason, adjustments=moves,
         )
@@ -556,8 +549,7 @@ def _apply_capacity(run: _Run, contacts: Iterable[_Contact]) -> None:
     drafts = [d for c in contacts for d in c.drafts if d.task.owner_id]
     zones = {o: run.owner_zone(o) for o in {d.task.owner_id for d in drafts}}
     caps = {o: run.capacity(o) for o in zones}
-    order = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
-    keyed = [((local_day(d.task.due_at, zones[d.task.owner_id]), order.get(d.task.priority, 1), d.task.due_at, d.task.key), d)
+    keyed = [((local_day(d.task.due_at, zones[d.task.owner_id]), PRIORITY_RANK.get(d.task.priority.lower(), 1), d.task.due_at, d.task.key), d)
              for d in drafts]
     keyed.sort(key=lambda pair: pair[0])
     load = run.load

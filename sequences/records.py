@@ -182,8 +182,8 @@ class CreateTask:
     step_index: int
     step_id: str
     channel: Channel
-    task_type: str  # CALL, EMAIL, LINKED_IN_MESSAGE, MEETING, TODO
-    priority: str  # LOW, MEDIUM, HIGH
+    task_type: str  # the channel's name (call, email...): each CRM maps `channel` to its own task types
+    priority: str  # low, medium, high (older state may hold upper case): each CRM maps it to its own values
     due_at: datetime  # UTC
     due_local: str  # ISO 8601 with the contact's offset
     timezone: str  # the IANA zone the due time was computed in

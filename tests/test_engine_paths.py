@@ -92,7 +92,7 @@ def test_new_lead_is_enrolled_with_a_call_at_a_local_business_hour():
     p = run(ContactState(lead()))
     assert [n.kind for n in p.notes] == ["enroll"]
     (task,) = p.creates
-    assert task.channel is Channel.CALL and task.task_type == "CALL" and task.priority == "HIGH"
+    assert task.channel is Channel.CALL and task.task_type == "call" and task.priority == "high"
     assert task.due_at == NOW and task.due_local == "2026-03-02T09:00:00-05:00"
     assert "I don't know of any jobs" in task.body and "Rita here" in task.body
     assert task.key == task_key("acct", "c1", "outreach", 1, 1, "call-1")

@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.crm.base import BadRecord
 from sequences.calendar import zone_or_none
-from sequences.records import Contact, CreateTask, Owner, TaskState, TaskStatus
+from sequences.records import Channel, Contact, CreateTask, Owner, TaskState, TaskStatus
 
 from .settings import ContactProperties
 
@@ -127,6 +127,15 @@ def to_owner(raw: object) -> Owner:
     )
 
 
+# the engine's channels in HubSpot's task-type vocabulary (HubSpot has no meeting task type)
+TASK_TYPES = {
+    Channel.CALL: "CALL",
+    Channel.EMAIL: "EMAIL",
+    Channel.LINKEDIN: "LINKED_IN_MESSAGE",
+    Channel.MEETING: "TODO",
+    Channel.TODO: "TODO",
+}
+
 TASK_PROPERTIES = [
     "hs_task_status", "hs_task_completion_date", "hubspot_owner_id", "hs_timestamp",
     "hs_task_subject", "hs_lastmodifieddate",
@@ -163,8 +172,8 @@ def task_properties(task: CreateTask, key_property: str, known_owners: set[str] 
         "hs_task_subject": task.subject,
         "hs_task_body": body_html(task.body) + f"<p><small>crm-cadence {html.escape(task.key)}</small></p>",
         "hs_task_status": "NOT_STARTED",
-        "hs_task_priority": task.priority,
-        "hs_task_type": task.task_type,
+        "hs_task_priority": task.priority.upper(),
+        "hs_task_type": TASK_TYPES.get(task.channel, "TODO"),
         key_property: task.key,
     }
     if task.owner_id and (known_owners is None or task.owner_id in known_owners):

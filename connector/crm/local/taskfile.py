@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from sequences.records import CreateTask, Outcome, TaskState, TaskStatus
+from sequences.records import Channel, CreateTask, Outcome, TaskState, TaskStatus
 
 TASK_COLUMNS = (
     "key", "task_id", "contact_id", "contact_name", "owner_id", "channel", "type", "priority",
@@ -72,6 +72,11 @@ def task_id_for(key: str, copy: int = 0) -> str:
     return "T" + hashlib.sha256(seed.encode()).hexdigest()[:12].upper()
 
 
+# the type column keeps the names tasks.csv has always shown
+TASK_TYPES = {Channel.CALL: "CALL", Channel.EMAIL: "EMAIL", Channel.LINKEDIN: "LINKED_IN_MESSAGE",
+              Channel.MEETING: "TODO", Channel.TODO: "TODO"}
+
+
 def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datetime) -> dict[str, str]:
     return {
         "key": task.key,
@@ -80,7 +85,7 @@ def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datet
         "contact_name": contact_name,
         "owner_id": task.owner_id,
         "channel": task.channel.value,
-        "type": task.task_type,
+        "type": TASK_TYPES.get(task.channel, "TODO"),
         "priority": task.priority.lower(),
         "due_local": task.due_local,
         "due_utc": task.due_at.isoformat().replace("+00:00", "Z"),
