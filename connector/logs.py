@@ -99,11 +99,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=loose, ensure_ascii=False, sort_keys=False)
 
 
-def setup_logging(fmt: str = "auto", *, level: int | str = logging.INFO, stream: IO[str] | None = None) -> logging.Handler:
-    """Install one handler on the root logger ("text", "json", or "auto": rich on a terminal, else text)."""
+def setup_logging(fmt: str = "auto", *, level: int | str = logging.INFO, stream: IO[str] | None = None,
+                  terminal_level: int | str | None = None) -> logging.Handler:
+    """Install one handler on the root logger ("text", "json", or "auto": rich on a terminal, else text).
+
+    `terminal_level`: with "auto" on a terminal, only records from this level up are shown
+    (a person reads the run's summary there, not its log lines)."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "rich" if _is_terminal(stream) else "text"
+        if fmt == "rich" and terminal_level is not None:
+            level = terminal_level
     handler: logging.Handler
     if fmt == "rich":
         from rich.console import Console

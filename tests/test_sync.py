@@ -335,7 +335,7 @@ def test_sync_command_prints_the_report_and_exits_0(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(sync_command, [str(tmp_path / "cadence.yaml"), "--now", "2026-03-02T14:00:00Z", "--log-format", "json"])
     assert result.exit_code == 0, result.stderr
-    assert "created (3):" in result.stdout and "Mon 2026-03-02 09:00 America/New_York" in result.stdout
+    assert "Created 3 tasks" in result.stdout and "Mon 02 Mar 09:00 EST" in result.stdout
     assert json.loads(result.stderr.splitlines()[0])["msg"] == "run started"
     again = runner.invoke(sync_command, [str(tmp_path / "cadence.yaml"), "--now", "2026-03-02T15:00:00Z", "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["created"] == []

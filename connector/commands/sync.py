@@ -21,7 +21,8 @@ def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_form
     from connector.service import stop_on_signals
     from connector.sync import LockHeld, run_sync
 
-    setup_logging(log_format, level=logging.WARNING if plan_only else logging.INFO)
+    # on a terminal (auto): a progress bar, then a summary; only warnings interrupt it
+    setup_logging(log_format, level=logging.WARNING if plan_only else logging.INFO, terminal_level=logging.WARNING)
     moment = parse_now(now)
     loaded = load_config_or_exit(config)
     stop = threading.Event()
@@ -34,11 +35,20 @@ def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_form
     if as_json:
         echo_json(report.to_dict())
     else:
-        click.echo(report.to_text())
+        click.echo(_summary(loaded, report, config), nl=False)
     code = exit_code_for(report.status)
     if code != EXIT_OK:
         click.echo(f"error: {report.errors[0] if report.errors else 'the run ' + report.status}", err=True)
         raise SystemExit(code)
+
+
+def _summary(loaded: Any, report: Any, config: Path) -> str:
+    """The run as a person reads it (connector/views/runtext.py): owners named from the state's cache."""
+    from connector.views.runtext import reader_for, render, terminal_width
+    from connector.views.state import cached_owners
+
+    owners = cached_owners(loaded, report.account)
+    return render(report, reader_for(loaded, owners, str(config)), terminal_width())
 
 
 _ALLOW = click.option("--allow-mass-exit", is_flag=True,

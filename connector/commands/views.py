@@ -6,7 +6,6 @@ no CRM request, nothing written to the state.
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,15 +38,6 @@ def _owners(view: Any, owner: str | None) -> list[Any]:
     return found
 
 
-def terminal_width() -> int:
-    """The terminal's width; 160 columns when writing to a file or a pipe (no wrapping)."""
-    import sys
-
-    if sys.stdout.isatty():
-        return shutil.get_terminal_size((100, 24)).columns
-    return 160
-
-
 @click.command("agenda")
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--owner", help="A recruiter: id, name, first name or email (default: everyone).")
@@ -67,6 +57,7 @@ def agenda_command(config: Path, owner: str | None, day: datetime | None, week: 
       cadence agenda examples/recruiting.yaml --owner o3 --week
     """
     from connector.views import agenda
+    from connector.views.runtext import terminal_width
 
     moment = parse_now(now)
     view = _state(config)

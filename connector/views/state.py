@@ -179,3 +179,17 @@ def open_state(loaded: Any) -> StateView:
     store = open_store(where, account, read_only=True)
     return StateView(loaded.config, store, where.describe())
 
+
+
+def cached_owners(loaded: Any, account: str) -> list[Owner]:
+    """The owners the last sync cached in the state (any age; none when there is no state yet)."""
+    from connector.store_sqlite import SQLiteStore, state_path
+
+    path = state_path(loaded)
+    if not path.exists():
+        return []
+    store = SQLiteStore.snapshot(path, account)
+    try:
+        return list(store.cached_owners(timedelta.max, _far_future()) or [])
+    finally:
+        store.close()
