@@ -250,3 +250,41 @@ def test_report_screenshot_is_saved(report: dict[str, Any], tmp_path_factory: py
                     "--window-size=1200,2400")
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def test_status_names_recruiters_and_counts_like_the_task_file(history: dict[str, Any]) -> None:
+    """status --json: each recruiter by name and zone, open and overdue as in tasks.csv; the text has no
+    'not yet sent' column on the local CRM (nothing waits to be sent there)."""
+    out = cadence("status", history["config"], "--now", NOW.isoformat(), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for o in data["owners"]:
+        rows = open_rows(history, o["owner_id"])
+        assert (o["owner"], o["timezone"]) == (NAMES[o["owner_id"]], ZONES[o["owner_id"]])
+        assert (o["open"], o["overdue"]) == (len(rows), sum(1 for r in rows if due_utc(r) < NOW))
+    text = cadence("status", history["config"], "--now", NOW.isoformat()).stdout
+    assert "not yet sent" not in text and "Anika Sharma    Europe/London" in text
+    assert "as of Wed 18 Mar 2026 11:00 EDT (America/New_York)" in text
+
+
+def test_status_gives_reply_and_meeting_rates_per_step_and_exits_by_reason(history: dict[str, Any]) -> None:
+    """Per step: done tasks and replies as tasks.csv records them, the rates, and endings grouped by kind."""
+    data = json.loads(cadence("status", history["config"], "--now", NOW.isoformat(), "--json").stdout)
+    steps = {(s["cadence"], s["step"]): s for s in data["steps"]}
+    for step in ("intro-call", "intro-email"):
+        rows = [r for r in history["tasks"] if r["cadence"] == "passive-outreach v1" and r["step"] == step]
+        s = steps[("passive-outreach", step)]
+        assert s["done"] == sum(1 for r in rows if r["status"] == "done")
+        assert s["replied"] == sum(1 for r in rows if r["outcome"] == "replied")
+        assert s["meeting"] == sum(1 for r in rows if r["outcome"] == "meeting_booked")
+        assert s["reply_rate"] == pytest.approx((s["replied"] + s["meeting"]) / s["done"])
+    assert steps[("passive-outreach", "intro-email")]["meeting_rate"] == pytest.approx(1 / steps[("passive-outreach", "intro-email")]["done"])
+    exits = {(e["cadence"], e["kind"]): e["count"] for e in data["exits"]}
+    assert exits[("passive-outreach", "replied")] == 2 and exits[("passive-outreach", "not now")] == 1
+    assert exits[("passive-outreach", "meeting")] == 1 and exits[("passive-outreach", "opted out")] == 1
+    text = cadence("status", history["config"], "--now", NOW.isoformat()).stdout
+    intro = next(line for line in text.splitlines() if "1. intro-call" in line)
+    assert intro.split()[-2:] == [f"{steps[('passive-outreach', 'intro-call')]['reply_rate']:.0%}", "0%"]

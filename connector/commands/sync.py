@@ -140,16 +140,22 @@ def status_command(config: Path, as_json: bool, now: str | None) -> None:
     moment = parse_now(now)
     loaded = load_config_or_exit(config)
     account = account_of(loaded)  # from the config alone: no token, no request
+    from connector.views import status as status_view
+    from connector.views.runtext import terminal_width
+    from connector.views.state import StateView
+
     where = state_location(loaded)
     store = open_store(where, account, read_only=True)
     try:
-        data = _status(loaded.config, store, moment, where.describe())
+        view = StateView(loaded.config, store, where.describe())
+        data = status_view.build(view, moment, _status(loaded.config, store, moment, where.describe()))
+        text = "" if as_json else status_view.render(data, view, terminal_width())
     finally:
         store.close()
     if as_json:
         echo_json(data)
     else:
-        click.echo(_status_text(data))
+        click.echo(text, nl=False)
 
 
 def _step_name(config: Any, cadence_id: str, version: int, index: int) -> str:
@@ -197,21 +203,3 @@ def _merge_counts(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             merged[key] = dict(item)
     return list(merged.values())
-
-
-def _status_text(data: dict[str, Any]) -> str:
-    lines = [f"state {data['state_file']} (account {data['account']})", "", "enrollments:"]
-    lines += [f"  {e['cadence']} v{e['version']}  {e['step']:<24} {e['status']:<8} {e['count']}" for e in data["enrollments"]] or ["  none"]
-    lines += ["", "ended:"]
-    lines += [f"  {e['cadence']}  {e['status']:<8} {e['count']:>4}  {e['reason']}" for e in data["ended"]] or ["  none"]
-    lines += ["", "tasks per owner (open / overdue / not yet sent / failed / done):"]
-    lines += [f"  {o['owner_id'] or '(none)':<12} {o['open']:>4} {o['overdue']:>4} {o['unsent']:>4} {o['failed']:>4} {o['done']:>4}"
-              for o in data["owners"]] or ["  none"]
-    lines += ["", "last runs:"]
-    for r in data["runs"]:
-        counts = r["counts"]
-        summary = ", ".join(f"{k} {counts[k]}" for k in ("created", "closed", "errors", "bad_records") if counts.get(k))
-        lines.append(f"  #{r['id']} {r['started_at']:%Y-%m-%d %H:%M} {r['status']:<8} {summary}{'  ' + r['error'] if r['error'] else ''}")
-    if not data["runs"]:
-        lines.append("  none yet")
-    return "\n".join(lines)

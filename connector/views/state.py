@@ -165,30 +165,24 @@ def _far_future() -> datetime:
 def open_state(loaded: Any) -> StateView:
     """A `StateView` of a loaded config's state file (a missing file is an empty state).
 
-    The account is the config's `account`, else the CRM's own id, which no CRM finds by a
-    request (the local CRM names it; HubSpot's comes from its base URL)."""
-    from connector.crm.registry import load_crm
+    The account is the config's `account`, else the CRM's own id, found without a token or
+    a request."""
+    from connector.crm.registry import account_of
     from connector.store_factory import open_store, state_location
 
-    crm = load_crm(loaded)
-    try:
-        account = loaded.config.account or crm.account_id()
-    finally:
-        crm.close()
     where = state_location(loaded)
-    store = open_store(where, account, read_only=True)
+    store = open_store(where, account_of(loaded), read_only=True)
     return StateView(loaded.config, store, where.describe())
-
 
 
 def cached_owners(loaded: Any, account: str) -> list[Owner]:
     """The owners the last sync cached in the state (any age; none when there is no state yet)."""
-    from connector.store_sqlite import SQLiteStore, state_path
+    from connector.store_factory import open_store, state_location
 
-    path = state_path(loaded)
-    if not path.exists():
+    where = state_location(loaded)
+    if where.kind == "sqlite" and (where.path is None or not where.path.exists()):
         return []
-    store = SQLiteStore.snapshot(path, account)
+    store = open_store(where, account, read_only=True)
     try:
         return list(store.cached_owners(timedelta.max, _far_future()) or [])
     finally:
