@@ -140,7 +140,7 @@ def _parse_yaml(text: str, label: str) -> CommentedMap:
         except DuplicateKeyError as exc:
             raise ConfigFileError(_duplicate_keys(text, label) or [_syntax_problem(exc, label)]) from None
         except MarkedYAMLError as exc:
-            raise ConfigFileError([_syntax_problem(exc, label)]) from None
+            raise ConfigFileError([_unclosed_quote(text, exc, label) or _syntax_problem(exc, label)]) from None
         except YAMLError as exc:  # e.g. a control character the YAML reader refuses
             raise ConfigFileError([_reader_problem(exc, text, label)]) from None
         except TypeError:  # a complex key (`? [a, b]: ...`) cannot be a dict key
@@ -159,7 +159,42 @@ def _parse_yaml(text: str, label: str) -> CommentedMap:
     return tree
 
 
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\']|\'\')*\'')
+
+
+def _unclosed_quote(text: str, exc: MarkedYAMLError, label: str) -> Problem | None:
+    """A quote left open on an earlier line makes YAML stumble lines later, where the next
+    quote closes it; point at the line that opened it instead."""
+    if not exc.problem_mark:
+        return None
+    lines = text.splitlines()
+    for number in range(min(exc.problem_mark.line, len(lines) - 1), -1, -1):
+        line = lines[number]
+        body = _QUOTED.sub("", line.split(" #")[0])  # closed strings removed, comments dropped
+        value = body.partition(": ")[2] if ": " in body else body.lstrip(" -")
+        if value.lstrip().startswith(('"', "'")):
+            if number == exc.problem_mark.line:
+                return None  # the error is on this very line: YAML's own message says it
+            column = line.index(value.lstrip()[0], len(line) - len(line.lstrip()))
+            # only when that string runs on to the line where YAML stumbled (a legal multi-line
+            # string that ends earlier is not the culprit)
+            start = sum(len(x) + 1 for x in lines[:number]) + column
+            found = _QUOTED.match(text, start)
+            ends_on = text.count("\n", 0, found.end()) if found else len(lines)
+            if ends_on != exc.problem_mark.line:
+                return None
+            return Problem(label, number + 1, column + 1, "",
+                           "YAML syntax error: this quoted string is never closed on its line (add the closing quote)")
+    return None
+
+
 def _syntax_problem(exc: MarkedYAMLError, label: str) -> Problem:
+    if exc.context_mark and "quoted scalar" in (exc.context or ""):
+        # an unclosed quote is noticed lines later (at the next quote, or the end of the file):
+        # point at the quote that was opened, where the fix is
+        mark = exc.context_mark
+        return Problem(label, mark.line + 1, mark.column + 1, "",
+                       "YAML syntax error: this quoted string is never closed (add the closing quote)")
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = (exc.problem or "").split(" with value ")[0]  # duplicate-key text quotes whole values

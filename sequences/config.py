@@ -114,13 +114,13 @@ class Channels(_Model):
     meeting: WindowText | None = None
     todo: WindowText | None = None
 
-    @model_validator(mode="after")
-    def _windows(self) -> Channels:
-        for name in ("call", "email", "linkedin", "meeting", "todo"):
-            value = getattr(self, name)
-            if value is not None:
-                parse_window(value)
-        return self
+    @field_validator("call", "email", "linkedin", "meeting", "todo")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        """Each window checked on its own, so a bad one is reported at its key (channels.email)."""
+        if value is not None:
+            parse_window(value)
+        return value
 
 
 class TouchBudget(_Model):

@@ -68,12 +68,13 @@ def test_invalid_config_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_json_output_for_valid_and_invalid_configs(tmp_path: Path) -> None:
-    """--json prints {ok, problems, summary} on stdout, with the same exit codes."""
+    """--json prints {ok, problems, warnings, summary} on stdout, with the same exit codes."""
     good = invoke("--json", str(write(tmp_path, VALID)))
     assert good.exit_code == 0
     assert json.loads(good.stdout) == {
         "ok": True,
         "problems": [],
+        "warnings": [],
         "summary": {"file": str(tmp_path / "cadence.yaml"), "cadences": 1, "steps": 2, "scripts": 1, "crm": "local"},
     }
     bad = invoke("--json", str(write(tmp_path, BROKEN)))
@@ -137,3 +138,45 @@ def test_subprocess_schema_is_json() -> None:
     result = run_cli("schema")
     assert result.returncode == 0, result.stderr
     assert "cadences" in json.loads(result.stdout)["properties"]
+
+
+def test_calling_hours_beyond_the_law_are_a_located_warning(tmp_path: Path) -> None:
+    """call: 06:00-23:00 is not silently narrowed: a warning at channels.call's line, exit 0; the same for a call step's window."""
+    text = VALID.replace("scripts:", 'channels:\n  call: "06:00-23:00"\nscripts:').replace(
+        "script: intro}", 'script: intro, window: "07:00-09:00"}')
+    result = invoke(str(write(tmp_path, text)))
+    assert result.exit_code == 0 and result.stdout.endswith("CRM local (2 warnings)\n")
+    lines = result.stderr.splitlines()
+    assert lines[0] == (f"{tmp_path / 'cadence.yaml'}:2:9: channels.call: warning: 06:00-23:00 goes outside the legal "
+                        "calling hours 08:00-21:00 (contact-local, US TCPA): calls are kept within 08:00-21:00")
+    assert lines[1].startswith(f"{tmp_path / 'cadence.yaml'}:9:") and "cadences[0].steps[0].window: warning: 07:00-09:00" in lines[1]
+
+
+def test_a_missing_local_crm_file_is_an_error_at_its_key(tmp_path: Path) -> None:
+    """crm.contacts naming a file that does not exist: exit 2, located at the key."""
+    text = "crm:\n  type: local\n  contacts: people.csv\n" + VALID
+    result = invoke(str(write(tmp_path, text)))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"{tmp_path / 'cadence.yaml'}:3:13: crm.contacts: the local CRM's contacts file")
+    (tmp_path / "people.csv").write_text("id\n", encoding="utf-8")
+    assert invoke(str(write(tmp_path, text))).exit_code == 0
+
+
+def test_a_bad_channel_window_is_reported_at_its_own_key(tmp_path: Path) -> None:
+    """A bad email window is at channels.email (its line), not at `channels`."""
+    text = VALID.replace("scripts:", 'channels:\n  call: "09:00-17:00"\n  email: "9-5"\nscripts:')
+    result = invoke(str(write(tmp_path, text)))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0].startswith(f"{tmp_path / 'cadence.yaml'}:3:10: channels.email: ")
+
+
+@pytest.mark.parametrize("text, line, col", [
+    ('cadences:\n  - id: a\n    name: "A\n    steps: []\n', 3, 11),
+    ('a: "x\nb: "y"\n', 1, 4),
+    ('scripts:\n  s: {subject: "Hi}\ncadences: []\n', 2, 16),
+])
+def test_an_unclosed_quote_is_reported_on_its_own_line(tmp_path: Path, text: str, line: int, col: int) -> None:
+    """YAML notices an unclosed quote lines later; check points at the quote that was opened."""
+    result = invoke(str(write(tmp_path, text)))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{tmp_path / 'cadence.yaml'}:{line}:{col}: YAML syntax error: this quoted string is never closed")

@@ -48,16 +48,33 @@ def check_command(ctx: click.Context, config: Path, as_json: bool) -> None:
     except ConfigFileError as exc:
         _report(exc.problems, as_json)
         ctx.exit(EXIT_BAD_INPUT)
+    from connector.configcheck import deeper_problems
+
+    errors, warnings = deeper_problems(loaded)
     summary = summarize(loaded)
     if as_json:
-        echo_json({"ok": True, "problems": [], "summary": summary})
+        echo_json({"ok": not errors, "problems": [p.to_dict() for p in errors],
+                   "warnings": [p.to_dict() for p in warnings], "summary": summary if not errors else None})
     else:
-        click.echo(_summary_line(summary))
+        for problem in errors:
+            click.echo(f"{problem}", err=True)
+        for problem in warnings:
+            click.echo(_as_warning(problem), err=True)
+        if not errors:
+            click.echo(_summary_line(summary) + (f" ({_count(len(warnings), 'warning')})" if warnings else ""))
+    if errors:
+        ctx.exit(EXIT_BAD_INPUT)
+
+
+def _as_warning(problem: Problem) -> str:
+    """`FILE:LINE:COL: path: warning: message` (an error has no `warning:`)."""
+    where = f"{problem.file}:{problem.line}:{problem.col}"
+    return f"{where}: {problem.path}: warning: {problem.message}" if problem.path else f"{where}: warning: {problem.message}"
 
 
 def _report(problems: list[Problem], as_json: bool) -> None:
     if as_json:
-        echo_json({"ok": False, "problems": [p.to_dict() for p in problems], "summary": None})
+        echo_json({"ok": False, "problems": [p.to_dict() for p in problems], "warnings": [], "summary": None})
         return
     for problem in problems:
         click.echo(str(problem), err=True)
