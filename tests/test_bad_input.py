@@ -567,6 +567,10 @@ def garbage_rows(draw: Callable) -> tuple[str, set[str], str]:
         expect = {id_field}
     row = _row(values)
     what = f"fields {chosen} id {cid[:20]!r}"
+    if any("\r" in v for v in values.values()):
+        # csv.writer(lineterminator="\n") leaves a bare CR unquoted: the record breaks in two
+        # there, and the reader rightly reports the pieces as cut-short rows, not their fields
+        expect, what = set(), what + " + a bare CR that breaks the record"
     if draw(st.integers(0, 9)) == 0:  # broken quoting: an unbalanced quote somewhere in the record
         at = draw(st.integers(0, len(row) - 1))
         row = row[:at] + '"' + row[at:]
