@@ -56,7 +56,7 @@ from sequences.records import Contact, Owner, TaskStatus
 from . import csvio, csvtable
 from .contacts import parse_contact, parse_owner, parse_when
 from .referrals import ExistingPeople, append_contacts, referred_people
-from .taskfile import TASK_COLUMNS, row_for, state_of, status_of, task_id_for
+from .taskfile import TASK_COLUMNS, row_for, sort_key, state_of, status_of, task_id_for
 from .taskrows import task_row_problems
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class LocalCRM:
         )
         self._now: datetime | None = None
         self._names: dict[str, str] | None = None
+        self._reach: dict[str, tuple[str, str]] = {}  # contact id -> (phone, email), for tasks.csv
         self._unreadable = False
         self._all_rows_readable = False
         self._owners: dict[str, Owner] | None = None
@@ -162,6 +163,7 @@ class LocalCRM:
         referred, referral_bad = self._referrals(seen, table, people, dry_run=ctx.dry_run)
         contacts = people.contacts() + referred
         self._names = {c.id: c.full_name for c in contacts}
+        self._reach = {c.id: (c.phone, c.email) for c in contacts}
         self._all_rows_readable = not self._unreadable
         self._unreadable = False
         bad += referral_bad
@@ -249,6 +251,7 @@ class LocalCRM:
         if self._names is None:
             self._names = self._read_names()
         names = self._names
+        owners = self._load_owners()
 
         def apply(rows: list[dict[str, str]]) -> tuple[list[WriteResult], bool]:
             by_key: dict[str, list[dict[str, str]]] = {}
@@ -263,11 +266,16 @@ class LocalCRM:
                 if existing and self.unique_keys:
                     results.append(WriteResult(task.key, True, crm_id=existing[0].get("task_id", "")))
                     continue
-                row = row_for(task, task_id_for(task.key, len(existing)), names.get(task.contact_id, ""), self._clock())
+                phone, email = self._reach.get(task.contact_id, ("", ""))
+                owner = owners.get(task.owner_id)
+                row = row_for(task, task_id_for(task.key, len(existing)), names.get(task.contact_id, ""), self._clock(),
+                              phone=phone, email=email, owner_name=owner.full_name if owner else "")
                 rows.append(row)
                 by_key.setdefault(task.key, []).append(row)
                 results.append(WriteResult(task.key, True, crm_id=row["task_id"]))
                 changed = True
+            if changed:
+                rows.sort(key=sort_key)  # by recruiter and due time, for the person reading the file
             return results, changed
 
         return self._merge_write(tasks, apply)
@@ -372,6 +380,7 @@ class LocalCRM:
         for record in table.records:
             row = csvio.as_dict(table.header, record.values)
             names[row.get("id", "").strip()] = " ".join(p for p in (row.get("first_name", "").strip(), row.get("last_name", "").strip()) if p)
+            self._reach[row.get("id", "").strip()] = (row.get("phone", "").strip(), row.get("email", "").strip())
         return names
 
     def _read(self, path: Path, key: str, *, missing_ok: bool = False) -> csvtable.Table:

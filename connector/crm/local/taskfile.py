@@ -23,11 +23,15 @@ from datetime import datetime
 
 from sequences.records import Channel, CreateTask, Outcome, TaskState, TaskStatus
 
+# A new tasks.csv opens in a spreadsheet with what a recruiter reads first: whose task, when
+# (the contact's wall clock, to the minute, and its zone), who and how to reach them, what to do, then the
+# columns they fill in; the ids crm-cadence needs come last, the body (one cell) at the end.
 TASK_COLUMNS = (
-    "key", "task_id", "contact_id", "contact_name", "owner_id", "channel", "type", "priority",
-    "due_local", "due_utc", "subject", "status", "outcome", "completed_at", "note",
+    "owner", "due", "time_zone", "contact_name", "phone", "email", "channel", "subject",
+    "status", "outcome", "completed_at", "note",
     "referred_first_name", "referred_last_name", "referred_email", "referred_phone",
-    "cadence", "step", "created_at", "closed_reason", "body",
+    "priority", "cadence", "step", "owner_id", "contact_id",
+    "due_local", "due_utc", "type", "key", "task_id", "created_at", "closed_reason", "body",
 )
 REFERRAL_COLUMNS = ("referred_first_name", "referred_last_name", "referred_email", "referred_phone")
 
@@ -77,25 +81,38 @@ TASK_TYPES = {Channel.CALL: "CALL", Channel.EMAIL: "EMAIL", Channel.LINKEDIN: "L
               Channel.MEETING: "TODO", Channel.TODO: "TODO"}
 
 
-def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datetime) -> dict[str, str]:
+def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datetime, *,
+            phone: str = "", email: str = "", owner_name: str = "") -> dict[str, str]:
+    due = datetime.fromisoformat(task.due_local) if task.due_local else task.due_at
     return {
-        "key": task.key,
-        "task_id": task_id,
-        "contact_id": task.contact_id,
+        "owner": owner_name or task.owner_id,
+        "due": f"{due:%Y-%m-%d %H:%M}",  # contact-local; a spreadsheet reads it as a date and time
         "contact_name": contact_name,
-        "owner_id": task.owner_id,
+        "phone": phone,
+        "email": email,
         "channel": task.channel.value,
-        "type": TASK_TYPES.get(task.channel, "TODO"),
-        "priority": task.priority.lower(),
-        "due_local": task.due_local,
-        "due_utc": task.due_at.isoformat().replace("+00:00", "Z"),
         "subject": task.subject,
         "status": "open",
+        "priority": task.priority.lower(),
+        "time_zone": task.timezone,
         "cadence": f"{task.cadence_id} v{task.version}",
         "step": task.step_id,
-        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "owner_id": task.owner_id,
+        "contact_id": task.contact_id,
+        "due_local": due.isoformat(timespec="seconds"),
+        "due_utc": task.due_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "type": TASK_TYPES.get(task.channel, "TODO"),
+        "key": task.key,
+        "task_id": task_id,
+        "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "body": task.body,
     }
+
+
+def sort_key(row: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """Rows by recruiter, then due time (UTC, so zones interleave correctly), then contact."""
+    return (row.get("owner", "") or row.get("owner_id", ""), row.get("due_utc", ""), row.get("contact_name", ""),
+            row.get("key", ""))
 
 
 def state_of(row: Mapping[str, str], completed_at: datetime | None, due_at: datetime | None) -> TaskState:
