@@ -99,12 +99,12 @@ def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datet
         "step": task.step_id,
         "owner_id": task.owner_id,
         "contact_id": task.contact_id,
-        "due_local": due.isoformat(timespec="seconds"),
-        "due_utc": task.due_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "due_local": task.due_local,  # exact: the CRM reads due times back from these
+        "due_utc": task.due_at.isoformat().replace("+00:00", "Z"),
         "type": TASK_TYPES.get(task.channel, "TODO"),
         "key": task.key,
         "task_id": task_id,
-        "created_at": created_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
         "body": task.body,
     }
 
