@@ -299,8 +299,18 @@ class Store(Protocol):
         """Record what the CRM says about tasks; return the contact ids whose tasks changed."""
         ...
 
-    def open_load(self) -> Iterator[tuple[str, datetime]]:
-        """(owner id, due time) of every task that is or will be open: the capacity guard's input."""
+    def task_load(self, since: datetime) -> Iterator[tuple[str, datetime]]:
+        """(owner id, due time) of every task due from `since` on that counts against its owner's
+        day: done, open, or about to be sent (not the withdrawn ones). The capacity guard's input."""
+        ...
+
+    def queued_contacts(self, per_owner: int) -> list[str]:
+        """Contacts waiting in the enrollment queue, the first `per_owner` of each owner, in queue order."""
+        ...
+
+    def pacing_summary(self) -> dict[str, Any]:
+        """Queued enrollments (in all and per owner), enrollments whose next task waits in state
+        beyond the horizon (and the first wake time), unreachable contacts."""
         ...
 
     def task_summary(self, now: datetime) -> list[dict[str, Any]]:

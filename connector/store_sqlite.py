@@ -132,6 +132,21 @@ def _v2_cached_records(db: sqlite3.Connection) -> None:
     )
 
 
+@migration(3)
+def _v3_pacing(db: sqlite3.Connection) -> None:
+    """Pacing and the horizon: when an enrollment whose next task waits in state wakes, and
+    the enrollment queue (position and the owner whose capacity it waits for)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE enrollments ADD COLUMN wake_at TEXT;
+        ALTER TABLE enrollments ADD COLUMN queue_key TEXT NOT NULL DEFAULT '';
+        ALTER TABLE enrollments ADD COLUMN queue_owner TEXT NOT NULL DEFAULT '';
+        CREATE INDEX enrollments_queue ON enrollments (account, status, queue_owner, queue_key);
+        """
+    )
+
+
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the schema up to date; return the version. Each step commits with its version bump."""
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -392,9 +407,11 @@ class SQLiteStore:
             for e in enrollments:
                 self._q(
                     "INSERT INTO enrollments (account, contact_id, seq, cadence_id, version, status, step_index, "
-                    "open_task_key, snoozed_until, reason, data, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "open_task_key, snoozed_until, reason, data, updated_at, wake_at, queue_key, queue_owner) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (self.account, contact_id, e.seq, e.cadence_id, e.version, e.status.value, e.step_index,
-                     e.open_task_key, ts(e.snoozed_until), e.reason, record_json(e), ts(now)),
+                     e.open_task_key, ts(e.snoozed_until), e.reason, record_json(e), ts(now), ts(e.wake_at),
+                     e.queue_key, e.owner_id),
                 )
 
     def mark_due(self, now: datetime) -> int:
@@ -402,8 +419,9 @@ class SQLiteStore:
             cur = self._q(
                 "UPDATE contacts SET needs_plan=1 WHERE account=? AND needs_plan=0 AND id IN ("
                 " SELECT contact_id FROM enrollments WHERE account=? AND ("
-                "  (status='snoozed' AND snoozed_until<=?) OR (status='active' AND open_task_key='')))",
-                (self.account, self.account, ts(now)),
+                "  (status='snoozed' AND snoozed_until<=?) OR "
+                "  (status='active' AND open_task_key='' AND (wake_at IS NULL OR wake_at<=?))))",
+                (self.account, self.account, ts(now), ts(now)),
             )
             return cur.rowcount
 
@@ -572,14 +590,40 @@ class SQLiteStore:
                 )
         return changed
 
-    def open_load(self) -> Iterator[tuple[str, datetime]]:
+    def task_load(self, since: datetime) -> Iterator[tuple[str, datetime]]:
         rows = self._q(
-            "SELECT owner_id, due_at FROM tasks WHERE account=? AND owner_id!='' AND due_at IS NOT NULL AND close_reason='' AND "
-            "(status IN ('pending','unknown') OR (status='created' AND crm_status='open'))",
-            (self.account,),
+            "SELECT owner_id, due_at FROM tasks WHERE account=? AND due_at>=? AND ("
+            " crm_status='completed' OR (close_reason='' AND "
+            "  (status IN ('pending','unknown') OR (status='created' AND crm_status='open'))))",
+            (self.account, ts(since)),
         )
         for r in rows:
             yield r["owner_id"], stamp(r["due_at"])
+
+    def queued_contacts(self, per_owner: int) -> list[str]:
+        rows = self._q(
+            "SELECT contact_id FROM (SELECT contact_id, queue_key, ROW_NUMBER() OVER "
+            " (PARTITION BY queue_owner ORDER BY queue_key) AS n FROM enrollments WHERE account=? AND status='queued') "
+            "WHERE n<=? ORDER BY queue_key",
+            (self.account, per_owner),
+        )
+        return list(dict.fromkeys(r["contact_id"] for r in rows))
+
+    def pacing_summary(self) -> dict[str, Any]:
+        row = self._q(
+            "SELECT sum(CASE WHEN status='queued' THEN 1 ELSE 0 END) AS queued, "
+            " sum(CASE WHEN status='active' AND open_task_key='' AND wake_at IS NOT NULL THEN 1 ELSE 0 END) AS planned, "
+            " min(CASE WHEN status='active' AND open_task_key='' THEN wake_at END) AS next_wake, "
+            " sum(CASE WHEN reason LIKE 'unreachable:%' THEN 1 ELSE 0 END) AS unreachable "
+            "FROM enrollments WHERE account=?",
+            (self.account,),
+        ).fetchone()
+        by_owner = self._q(
+            "SELECT queue_owner, count(*) AS n FROM enrollments WHERE account=? AND status='queued' GROUP BY 1 ORDER BY 1",
+            (self.account,),
+        )
+        return {"queued": row["queued"] or 0, "planned": row["planned"] or 0, "next_wake": from_ts(row["next_wake"]),
+                "unreachable": row["unreachable"] or 0, "queued_by_owner": {r["queue_owner"]: r["n"] for r in by_owner}}
 
     def task_summary(self, now: datetime) -> list[dict[str, Any]]:
         rows = self._q(

@@ -26,16 +26,15 @@ import re
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
-from sequences.calendar import zone_or_none
+from sequences.capacity import day_counts
 from sequences.config import Condition, Config, Rule
+from sequences.pacing import queue_reach
 from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot, TaskStatus
 
 from .crm.base import (
@@ -69,6 +68,9 @@ RECONCILE_PAGE = 100
 KILL_ENV = "CADENCE_TEST_KILL_AT"
 PAUSE_ENV = "CADENCE_TEST_PAUSE_AT"
 KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
+
+# notes counted in the report: pacing and the horizon at a glance
+_NOTE_COUNTS = {"queue": "queued", "plan": "planned_in_state", "unreachable": "unreachable", "unassignable": "unassignable"}
 
 Planner = Callable[[Config, Snapshot, datetime], Iterable[ContactPlan]]
 
@@ -166,10 +168,6 @@ def exit_properties(config: Config) -> list[str]:
     return sorted(n for n in names if n not in standard)
 
 
-def _zone(name: str, fallback: str) -> ZoneInfo:
-    return zone_or_none(name) or zone_or_none(fallback) or ZoneInfo("UTC")
-
-
 def _default_planner() -> Planner:
     from sequences.engine import plan_iter
 
@@ -260,20 +258,15 @@ class _Run:
 
     # -- 4. plan and record intents
     def owner_load(self, owners: dict[str, Owner]) -> dict[tuple[str, str], int]:
-        load: Counter = Counter()
-        default = self.config.calendar.timezone
-        zones: dict[str, ZoneInfo] = {}
-        for owner_id, due in self.store.open_load():
-            zone = zones.get(owner_id)
-            if zone is None:
-                owner = owners.get(owner_id)
-                zone = zones[owner_id] = _zone(owner.timezone if owner else "", default)
-            load[(owner_id, due.astimezone(zone).date().isoformat())] += 1
-        return dict(load)
+        """Tasks per (owner, owner-local day) from yesterday on, done or open: the capacity guard's input."""
+        tasks = self.store.task_load(self.now - timedelta(days=1))
+        return day_counts(tasks, owners, self.config.calendar.timezone)
 
-    def states(self) -> Iterator[ContactState]:
+    def states(self, only: Sequence[str] | None = None) -> Iterator[ContactState]:
+        """Contacts needing a plan, in id order; or the contacts `only` names, in that order."""
         after = ""
-        while ids := self.store.needs_plan(after=after, limit=PLAN_PAGE):
+        pages = (list(only[i:i + PLAN_PAGE]) for i in range(0, len(only), PLAN_PAGE)) if only is not None else None
+        while ids := (next(pages, []) if pages is not None else self.store.needs_plan(after=after, limit=PLAN_PAGE)):
             after = ids[-1]
             contacts = self.store.contacts(ids)
             enrollments = self.store.enrollments(ids)
@@ -281,7 +274,9 @@ class _Run:
             referrals = self.store.referrals_of(ids)
             referrers = self.store.contacts({c.referred_by for c in contacts.values() if c.referred_by})
             for cid in ids:
-                contact = contacts[cid]
+                contact = contacts.get(cid)
+                if contact is None:
+                    continue
                 rows = tasks.get(cid, [])
                 yield ContactState(
                     contact=contact,
@@ -299,12 +294,18 @@ class _Run:
         the next chunk waits. Planning thus overlaps the CRM's rate limit instead of adding
         to it, and a crash at any point leaves recorded intents for the next run."""
         owners = {o.id: o for o in self.owners()}
-        snapshot = Snapshot(
-            account=self.report.account,
-            contacts=self.states(),
-            owners=owners,
-            owner_load=self.owner_load(owners),
-        )
+        paced = self.config.pacing.enroll_at_capacity
+        # pass 1: everyone who needs a plan; new enrollments join the queue (when paced)
+        self._plan_pass(Snapshot(self.report.account, self.states(), owners, self.owner_load(owners),
+                                 admit=False if paced else None))
+        if paced:
+            # pass 2: the head of the queue, in queue order, starts as far as capacity allows
+            head = self.store.queued_contacts(queue_reach(self.config, self.now))
+            if head:
+                self.report.counts["queue_considered"] += len(head)
+                self._plan_pass(Snapshot(self.report.account, self.states(only=head), owners, self.owner_load(owners)))
+
+    def _plan_pass(self, snapshot: Snapshot) -> None:
         plans = iter(self.planner(self.config, snapshot, self.now))
         planned, first = 0, True
         while True:
@@ -321,7 +322,7 @@ class _Run:
                 if not chunk:
                     break
                 continue
-            if first:
+            if first and not self.report.counts["contacts_planned"]:
                 _test_hook("after_intents")
                 first = False
             self.push_closes()
@@ -350,6 +351,9 @@ class _Run:
         if cp.enrollments is not None:
             self.store.put_enrollments(cp.contact_id, cp.enrollments, self.now)
         for note in cp.notes:
+            counted = _NOTE_COUNTS.get(note.kind)
+            if counted:
+                self.report.counts[counted] += 1
             item = NoteItem(note.contact_id, "", note.kind, note.cadence_id, note.step_id, note.reason)
             self.report.add("skipped" if note.kind == "skip" else "notes", item)
         self.store.clear_needs_plan([cp.contact_id])

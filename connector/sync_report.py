@@ -28,6 +28,7 @@ class TaskItem:
     reason: str
     crm_id: str = ""
     owner_id: str = ""  # the recruiter whose task it is
+    moves: tuple[str, ...] = ()  # why a guard (gap, budget, capacity, holiday, day off) moved it
 
     @property
     def due_text(self) -> str:
@@ -152,7 +153,7 @@ def _asdict(item: Any) -> dict[str, Any]:
 
 def task_item(task: CreateTask, crm_id: str) -> TaskItem:
     return TaskItem(task.key, task.contact_id, "", task.channel.value, task.due_local, task.timezone,
-                    task.subject, task.reason, crm_id, task.owner_id)
+                    task.subject, task.reason, crm_id, task.owner_id, task.adjustments)
 
 
 def fill_names(report: SyncReport, store: Store) -> None:

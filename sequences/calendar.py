@@ -8,7 +8,7 @@ or phone number where that is unambiguous, then the config default. Never the se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,24 +84,42 @@ def _holiday_table(country: str, subdivision: str) -> _holidays.HolidayBase | No
 
 @dataclass(frozen=True, slots=True)
 class LocalCalendar:
-    """One contact's clock and business days (and their owner's days off)."""
+    """One contact's clock and business days, and their owner's days off.
+
+    The owner's days off are dates on the owner's own clock (`owner_zone_name`): a slot
+    is refused when it falls on such a date where the owner is, whatever the date is where
+    the contact is. Counting a wait in business days, a date that is the owner's day off
+    does not count either.
+    """
 
     zone_name: str
     zone_source: str
     country: str
     subdivision: str
     work_days: frozenset[int]
-    days_off: frozenset[date]
+    days_off: frozenset[date]  # the owner's days off, owner-local dates
+    owner_zone_name: str = ""  # the owner's zone ("" = the contact's)
 
     @property
     def zone(self) -> ZoneInfo:
         return _zone(self.zone_name)
 
+    @property
+    def owner_zone(self) -> ZoneInfo:
+        return _zone(self.owner_zone_name or self.zone_name)
+
     def day_off_reason(self, day: date) -> str | None:
-        """Why `day` is not a business day, in words; None when it is one."""
+        """Why `day` does not count as a business day, in words; None when it counts."""
         return _day_off_reason(self, day)
 
     def _day_off_reason(self, day: date) -> str | None:
+        reason = self._contact_day_off(day)
+        if reason is None and day in self.days_off:
+            return "the recruiter's day off"
+        return reason
+
+    def _contact_day_off(self, day: date) -> str | None:
+        """Weekends and public holidays where the contact is."""
         if day.weekday() not in self.work_days:
             return f"{day:%A} is not a work day"
         table = _holiday_table(self.country, self.subdivision)
@@ -109,8 +127,6 @@ class LocalCalendar:
             name = table.get(day)
             if name:
                 return f"{name} (public holiday, {self.country})"
-        if day in self.days_off:
-            return "the recruiter's day off"
         return None
 
     def add_business_days(self, day: date, count: int) -> tuple[date, tuple[str, ...]]:
@@ -127,11 +143,32 @@ class LocalCalendar:
                 passed.append(f"skipped {day:%a %d %b %Y}: {reason}")
         raise ValueError("no business day found within 400 days; check work_days")
 
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
+    def shift(self, moment: datetime, duration: Duration, sign: int = 1) -> datetime:
+        """`moment` moved by `duration` (back with sign=-1), the one way every duration is counted.
+
+        Hours are fixed time. Days and weeks are calendar days on the contact's wall clock
+        (the same local time N days later, across DST changes). N business days land on the
+        Nth business day after (or before) the moment's local day, at the same local time.
+        """
+        if duration.unit == "hours":
+            return moment + sign * duration.fixed
+        local = moment.astimezone(self.zone)
+        day, count = local.date(), duration.amount
+        if not duration.business:
+            day += sign * duration.fixed
+            count = 0
+        for _ in range(MAX_SEARCH_DAYS):
+            if count <= 0:
+                wall = datetime.combine(day, local.time(), tzinfo=self.zone)
+                return wall.astimezone(UTC)
+            day += timedelta(days=sign)
+            if self.day_off_reason(day) is None:
+                count -= 1
+        raise ValueError("no business day found within 400 days; check work_days")
 
     def next_slot(self, earliest: datetime, window: Window) -> tuple[datetime, tuple[str, ...]]:
-        """The first moment at or after `earliest` inside `window` on a business day.
+        """The first moment at or after `earliest` inside `window` on a business day, and
+        not on a day the owner is off (on the owner's clock).
 
         Returns it in UTC with the reasons it was moved (skipped days by name).
         """
@@ -140,7 +177,7 @@ class LocalCalendar:
         day, clock = local.date(), local.time()
         moves: list[str] = []
         for _ in range(MAX_SEARCH_DAYS):
-            reason = self.day_off_reason(day)
+            reason = _contact_day_off(self, day)
             if reason is not None:
                 moves.append(f"skipped {day:%a %d %b %Y}: {reason}")
                 day, clock = day + timedelta(days=1), window.start
@@ -158,6 +195,16 @@ class LocalCalendar:
                 first = _gap_end(candidate, zone)
                 day, clock = first.date(), first.time()
                 continue
+            if self.days_off:
+                owner_zone = self.owner_zone
+                owner_day = utc.astimezone(owner_zone).date()
+                if owner_day in self.days_off:
+                    # the owner is off there and then: resume where their next day starts
+                    resume = datetime.combine(owner_day + timedelta(days=1), time(0), tzinfo=owner_zone).astimezone(zone)
+                    where = f" in {self.owner_zone_name}" if self.owner_zone_name and self.owner_zone_name != self.zone_name else ""
+                    moves.append(f"skipped {owner_day:%a %d %b %Y}{where}: the recruiter's day off")
+                    day, clock = resume.date(), resume.time()
+                    continue
             return utc, tuple(moves)
         raise ValueError("no allowed slot within 400 days; check work_days and windows")
 
@@ -170,10 +217,10 @@ class LocalCalendar:
 
     def _due_after_day(self, start: date, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
         passed: tuple[str, ...] = ()
-        if wait.unit == "business_days":
+        if wait.business:
             day, passed = self.add_business_days(start, wait.amount)
         else:
-            day = start + timedelta(days=wait.calendar_days)
+            day = start + wait.fixed
         due, moves = self.next_slot(datetime.combine(day, window.start, tzinfo=self.zone), window)
         return due, passed + moves
 
@@ -182,6 +229,11 @@ class LocalCalendar:
 @lru_cache(maxsize=262_144)
 def _day_off_reason(calendar: LocalCalendar, day: date) -> str | None:
     return calendar._day_off_reason(day)
+
+
+@lru_cache(maxsize=262_144)
+def _contact_day_off(calendar: LocalCalendar, day: date) -> str | None:
+    return calendar._contact_day_off(day)
 
 
 @lru_cache(maxsize=65_536)
@@ -210,8 +262,9 @@ def _zone(name: str) -> ZoneInfo:
 
 
 @lru_cache(maxsize=65536)
-def _calendar(zone: str, source: str, country: str, subdivision: str, work_days: frozenset[int], days_off: frozenset[date]) -> LocalCalendar:
-    return LocalCalendar(zone, source, country, subdivision, work_days, days_off)
+def _calendar(zone: str, source: str, country: str, subdivision: str, work_days: frozenset[int],
+              days_off: frozenset[date], owner_zone: str) -> LocalCalendar:
+    return LocalCalendar(zone, source, country, subdivision, work_days, days_off, owner_zone)
 
 
 def calendar_for(
@@ -228,15 +281,20 @@ def calendar_for(
     country = resolve_country(contact, default_country)
     subdivision = contact.subdivision.upper() if contact.subdivision else (default_subdivision if country == default_country else "")
     days_off = (owner.days_off if owner else frozenset()) | extra_days_off
-    return _calendar(zone, source, country, subdivision, work_days, days_off)
+    owner_zone = owner_zone_name(owner, default_zone) if days_off else ""
+    return _calendar(zone, source, country, subdivision, work_days, days_off, owner_zone)
 
 
-def in_window(moment: datetime, zone: ZoneInfo, window: Window) -> bool:
-    return window.contains(moment.astimezone(zone).time())
+# ------------------------------------------------------------------ owner-local days
+# The one place that says which zone an owner's day is read in (capacity, days off, and
+# the sync's count of each owner's existing tasks per day all use it).
+
+
+def owner_zone_name(owner: Owner | None, default_zone: str) -> str:
+    """The owner's own zone when it is a real IANA zone, else the config's default zone."""
+    return owner.timezone if owner is not None and zone_or_none(owner.timezone) else default_zone
 
 
 def local_day(moment: datetime, zone_name: str) -> date:
+    """The date on the wall clock of `zone_name` at `moment` (an owner-local day, for capacity)."""
     return moment.astimezone(_zone(zone_name)).date()
-
-
-

@@ -9,21 +9,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as _holidays
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .durations import Duration, Window, parse_duration, parse_window
+from .names import did_you_mean
 from .records import Channel, Outcome
 from .templates import check_template
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TCPA_CALL_WINDOW = "08:00-21:00"
-PRIORITIES = ("low", "medium", "high")
 
 
 class _Model(BaseModel):
@@ -38,10 +46,7 @@ def _check_timezone(value: str) -> str:
             raise ValueError(value)
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        from difflib import get_close_matches
-
-        close = get_close_matches(value, sorted(available_timezones()), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else " (use an IANA name such as 'Europe/Berlin')"
+        hint = did_you_mean(value, available_timezones()) or " (use an IANA name such as 'Europe/Berlin')"
         raise ValueError(f"unknown time zone {value!r}{hint}") from None
     return value
 
@@ -55,7 +60,16 @@ def _check_country(value: str) -> str:
     return code
 
 
-DurationText = Annotated[str, Field(description="e.g. '2 business days', '3 days', '1 week', '4 hours'", examples=["2 business days"])]
+# A duration is parsed once, when the config is loaded: the models hold `Duration` values
+# (written back as their text), so every use counts it the same way.
+DurationText = Annotated[
+    Duration,
+    PlainValidator(parse_duration),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}],
+                    "description": "e.g. '2 business days', '3 days', '1 week', '4 hours'",
+                    "examples": ["2 business days"]}),
+]
 WindowText = Annotated[str, Field(description="local wall-clock window 'HH:MM-HH:MM'", examples=["09:00-17:00"])]
 
 
@@ -96,14 +110,6 @@ class Calendar(_Model):
             raise ValueError("at least one work day is needed")
         return v
 
-    @cached_property
-    def hours(self) -> Window:
-        return parse_window(self.working_hours)
-
-    @cached_property
-    def weekday_numbers(self) -> frozenset[int]:
-        return frozenset(WEEKDAYS.index(d) for d in self.work_days)
-
 
 class Channels(_Model):
     """Per-channel windows (contact-local). Calls can never leave 08:00-21:00."""
@@ -125,31 +131,49 @@ class Channels(_Model):
 
 class TouchBudget(_Model):
     touches: int = Field(4, ge=1, le=1_000, description="at most this many touches...")
-    per: DurationText = Field("14 days", description="...in any rolling window this long")
+    per: DurationText = Field("14 days", validate_default=True, description="...in any rolling window this long (days or weeks)")
 
     @field_validator("per")
     @classmethod
-    def _per(cls, v: str) -> str:
-        d = parse_duration(v)
-        if d.unit not in ("days", "weeks"):
-            raise ValueError("the budget window is counted in days or weeks")
+    def _per(cls, v: Duration) -> Duration:
+        if v.unit not in ("days", "weeks"):
+            raise ValueError(f"the budget's rolling window is counted in days or weeks, not {v.unit.replace('_', ' ')}; "
+                             "write e.g. '14 days' or '2 weeks'")
         return v
 
 
 class Guards(_Model):
     """Rules every proposed task must pass. A guard moves or skips a task, and says why."""
 
-    min_gap: DurationText = Field("1 day", description="least time between two touches of one contact")
+    min_gap: DurationText = Field("1 day", validate_default=True, description="least time between two touches of one contact")
     touch_budget: TouchBudget = Field(default_factory=TouchBudget)
-    daily_capacity: int = Field(50, ge=1, le=10_000, description="tasks per recruiter per day; overflow moves to the next day")
+    daily_capacity: int = Field(50, ge=1, le=10_000, description="tasks per recruiter per day, counting every task "
+                                "due that owner-local day (done or open); overflow moves to a later day in priority order")
     owner_capacity: dict[str, Annotated[int, Field(ge=0, le=10_000)]] = Field(
         default_factory=dict, description="owner id -> tasks per day")
+    unowned: str = Field(
+        "round_robin",
+        description="contacts without an owner: 'round_robin' (spread over the CRM's owners, each contact always "
+        "to the same one), 'report' (no task: reported as unassignable), or an owner id (that recruiter)",
+        min_length=1, max_length=200,
+    )
 
-    @field_validator("min_gap")
-    @classmethod
-    def _gap(cls, v: str) -> str:
-        parse_duration(v)
-        return v
+
+class Pacing(_Model):
+    """How fast new enrollments start, and how far ahead tasks reach the CRM."""
+
+    horizon: DurationText | None = Field(
+        "5 business days",
+        validate_default=True,
+        description="a task is pushed to the CRM only when due within this; later ones wait in state as planned "
+        "(null: push every task at once)",
+    )
+    enroll_order: Literal["oldest_first", "newest_first"] = Field(
+        "oldest_first",
+        description="order of queued contacts after referrals and re-engagements: by when they were queued",
+    )
+    enroll_at_capacity: bool = Field(
+        True, description="start new enrollments only as the recruiters' free capacity within the horizon allows")
 
 
 OutcomeName = Literal[
@@ -244,7 +268,7 @@ class Script(_Model):
 class Step(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="stable name; part of the task key")
     channel: Channel
-    wait: DurationText = Field("0 days", description="after the previous step's task is completed (or enrollment)")
+    wait: DurationText = Field("0 days", validate_default=True, description="after the previous step's task is completed (or enrollment)")
     window: WindowText | None = Field(None, description="narrows the channel window for this step")
     priority: Literal["low", "medium", "high"] = "medium"
     script: str | None = Field(None, description="id of an entry under `scripts`")
@@ -253,12 +277,6 @@ class Step(_Model):
     skip_if: list[SkipName | Condition] = Field(
         default_factory=list, description="no_phone / no_email / no_linkedin or property conditions"
     )
-
-    @field_validator("wait")
-    @classmethod
-    def _wait(cls, v: str) -> str:
-        parse_duration(v)
-        return v
 
     @field_validator("window")
     @classmethod
@@ -280,20 +298,11 @@ class Step(_Model):
             raise ValueError("a step needs a `script` or a `subject`")
         return self
 
-    @cached_property
-    def wait_duration(self) -> Duration:
-        return parse_duration(self.wait)
 
 
 class NotNow(_Model):
-    snooze: DurationText = Field("90 days", description="cool-off before re-engaging")
+    snooze: DurationText = Field("90 days", validate_default=True, description="cool-off before re-engaging")
     reengage_into: str | None = Field(None, description="cadence to re-engage into; default: this one again")
-
-    @field_validator("snooze")
-    @classmethod
-    def _snooze(cls, v: str) -> str:
-        parse_duration(v)
-        return v
 
 
 class Cadence(_Model):
@@ -356,12 +365,18 @@ class Config(_Model):
     calendar: Calendar = Field(default_factory=Calendar)
     channels: Channels = Field(default_factory=Channels)
     guards: Guards = Field(default_factory=Guards)
+    pacing: Pacing = Field(default_factory=Pacing)
     outcomes: OutcomeMapping = Field(default_factory=OutcomeMapping)
     referral_thanks: bool = Field(True, description="create a thank-you task for whoever gave a referral")
     mass_exit: MassExit = Field(
         default_factory=MassExit,
         description="stop a run that would end or move more than max_count AND more than max_share of the "
                     "active enrollments because their contacts or open tasks vanished (--allow-mass-exit to confirm)")
+    unreachable: Literal["todo", "exit"] = Field(
+        "todo",
+        description="a contact every step skips (no phone, no email, opted out): 'todo' gives the owner one task "
+        "to find a way to reach them; 'exit' ends the enrollment with that reason",
+    )
     scripts: dict[str, Script] = Field(default_factory=dict)
     cadences: list[Cadence] = Field(min_length=1)
 
@@ -474,6 +489,11 @@ def _names_nothing(holder: Mapping[str, Any], path: tuple[str | int, ...], kind:
     close = get_close_matches(target, sorted(set(known)), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(set(known))) or 'none'})"
     return [ReferenceProblem(path, f"unknown {kind} {target!r}{hint}")]
+
+
+def _unknown(kind: str, name: str, known: set[str], where: str) -> str:
+    hint = did_you_mean(name, known) or f" (known: {', '.join(sorted(known)) or 'none'})"
+    return f"{where}: unknown {kind} {name!r}{hint}"
 
 
 def json_schema() -> dict[str, Any]:

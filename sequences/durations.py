@@ -32,13 +32,27 @@ class Duration:
         return f"{self.amount} {label}{'' if self.amount == 1 else 's'}"
 
     @property
-    def calendar_days(self) -> int:
-        """The length in calendar days for day and week units (0 for hours)."""
-        return {"days": self.amount, "weeks": 7 * self.amount}.get(self.unit, 0)
+    def business(self) -> bool:
+        """Counted in business days (on a calendar), not in fixed time."""
+        return self.unit == "business_days"
+
+    @property
+    def fixed(self) -> timedelta:
+        """The length as fixed time; only for hours, days and weeks (business days need a calendar)."""
+        if self.unit == "business_days":
+            raise ValueError(f"{self} has no fixed length: count it on a calendar")
+        return {"hours": timedelta(hours=self.amount), "days": timedelta(days=self.amount),
+                "weeks": timedelta(weeks=self.amount)}[self.unit]
 
 
-def parse_duration(text: str | int) -> Duration:
-    """Parse "2 business days", "1 week", "3 days", "4 hours" (a bare number means days)."""
+def parse_duration(text: str | int | Duration) -> Duration:
+    """Parse "2 business days", "1 week", "3 days", "4 hours" (a bare number means days).
+
+    Config values are parsed once, at load (the config models hold `Duration`s); a
+    `Duration` passes through unchanged.
+    """
+    if isinstance(text, Duration):
+        return text
     if isinstance(text, bool):
         raise ValueError(f"expected a duration like '2 business days', got {text!r}")
     if isinstance(text, int):

@@ -2,22 +2,51 @@
 
 Each guard takes a proposed due time and either accepts it or moves it later, saying why.
 None of them drops a task: skipping a step is decided (and recorded) before a task is
-proposed, and the capacity guard only ever moves tasks to a later allowed day.
+proposed (see `reach.py`), and no guard ever moves a task earlier. `place` runs them all,
+with the calendar (business days, windows, the owner's days off), until none objects.
+
+The pipeline, in order: not in the past, minimum gap, touch budget, daily capacity. The
+capacity guard takes part once the planner has a day ledger for the task's owner
+(`Proposal.day_load`): see `capacity.py` for the order in which tasks claim days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from .calendar import LocalCalendar
-from .durations import Window
+from .calendar import MAX_SEARCH_DAYS, LocalCalendar, local_day, zone_or_none
+from .durations import Duration, Window
 
 # A guard: (proposed due, context) -> (new due, reason) when it moves the task, else None.
 Guard = Callable[[datetime, "Proposal"], "tuple[datetime, str] | None"]
 
 MAX_ROUNDS = 50
+
+
+@dataclass(slots=True)
+class DayLoad:
+    """One owner's tasks per owner-local day: the capacity guard's ledger.
+
+    `counts` is shared by every task of the run (and holds what the CRM already has), so
+    each placed task is seen by the next one.
+    """
+
+    owner_id: str
+    zone_name: str
+    capacity: int
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def day(self, moment: datetime) -> date:
+        return local_day(moment, self.zone_name)
+
+    def full(self, day: date) -> bool:
+        return self.counts.get((self.owner_id, day.isoformat()), 0) >= self.capacity
+
+    def take(self, day: date) -> None:
+        slot = (self.owner_id, day.isoformat())
+        self.counts[slot] = self.counts.get(slot, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +57,10 @@ class Proposal:
     window: Window
     now: datetime
     touches: Sequence[datetime]  # past touches of this contact
-    min_gap: timedelta
+    min_gap: Duration
     budget_touches: int
     budget_window: timedelta
+    day_load: DayLoad | None = None  # the owner's day ledger, once capacity is being applied
 
 
 def not_in_the_past(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
@@ -40,13 +70,15 @@ def not_in_the_past(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
 
 
 def minimum_gap(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
+    """At least `min_gap` after the last touch; business days are counted on the contact's calendar."""
     earlier = [t for t in p.touches if t <= due]
     if not earlier:
         return None
     last = max(earlier)
-    if due - last >= p.min_gap:
+    allowed = p.calendar.shift(last, p.min_gap)
+    if due >= allowed:
         return None
-    return last + p.min_gap, f"minimum gap: last touch was {last:%Y-%m-%d %H:%M} UTC"
+    return allowed, f"minimum gap of {p.min_gap}: last touch was {last:%Y-%m-%d %H:%M} UTC"
 
 
 def touch_budget(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
@@ -58,7 +90,27 @@ def touch_budget(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
     return release, f"touch budget: {len(recent)} touches in the last {p.budget_window.days} days"
 
 
-GUARDS: tuple[Guard, ...] = (not_in_the_past, minimum_gap, touch_budget)
+def daily_capacity(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
+    """The owner's day is full: move to the start of their next day with room (owner-local)."""
+    load = p.day_load
+    if load is None:
+        return None
+    day = load.day(due)
+    if not load.full(day):
+        return None
+    later = day + timedelta(days=1)
+    for _ in range(MAX_SEARCH_DAYS):  # skip the days already known full
+        if not load.full(later):
+            break
+        later += timedelta(days=1)
+    else:
+        raise ValueError(f"no day with spare capacity for owner {load.owner_id or '(unassigned)'} within 400 days")
+    start = datetime.combine(later, time(0), tzinfo=zone_or_none(load.zone_name))
+    who = load.owner_id or "the unassigned queue"
+    return start, f"capacity: {who} already has {load.capacity} tasks on {day:%a %d %b %Y}"
+
+
+GUARDS: tuple[Guard, ...] = (not_in_the_past, minimum_gap, touch_budget, daily_capacity)
 
 
 def place(due: datetime, p: Proposal, guards: Sequence[Guard] = GUARDS) -> tuple[datetime, tuple[str, ...]]:

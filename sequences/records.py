@@ -36,7 +36,8 @@ class Outcome(str, Enum):
 
 
 class EnrollmentStatus(str, Enum):
-    ACTIVE = "active"  # a task is open, or the next one is about to be planned
+    QUEUED = "queued"  # matched, waiting for the recruiters' capacity to start (pacing)
+    ACTIVE = "active"  # a task is open, planned in state beyond the horizon, or about to be planned
     SNOOZED = "snoozed"  # "not now": waiting out the cool-off
     FINISHED = "finished"  # ran to the end, or a good outcome (replied, booked...)
     EXITED = "exited"  # stopped for good (do not contact, opted out, wrong person...)
@@ -145,6 +146,10 @@ class Enrollment:
     baseline_lead_status: str = ""  # lead status at enrollment: only a change is an outcome
     ended_at: datetime | None = None
     reason: str = ""  # why it is in this status, in words
+    next_due_at: datetime | None = None  # the next task's due time, while it waits in state beyond the horizon
+    wake_at: datetime | None = None  # plan this enrollment again from then on (horizon, or an unassignable owner)
+    queue_key: str = ""  # while queued: the position in the enrollment queue (sorts as text)
+    owner_id: str = ""  # while queued: the recruiter whose capacity it waits for
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +169,11 @@ class Snapshot:
     account: str  # CRM account (portal) id: part of every task key
     contacts: Iterable[ContactState]  # may be a generator (streamed)
     owners: Mapping[str, Owner] = field(default_factory=dict)
-    # open tasks already in the CRM per (owner id, owner-local ISO date): capacity guard
+    # tasks already in the CRM (done or open) per (owner id, owner-local ISO date): capacity guard
     owner_load: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # pacing: None = start new enrollments as free capacity allows, in queue order within
+    # each chunk; False = queue every new enrollment (the sync then admits from its queue)
+    admit: bool | None = None
 
 
 # ----------------------------------------------------------------------------- plan
@@ -206,7 +214,7 @@ class Note:
     """An enrollment event worth reporting (enrolled, skipped, snoozed, exited...)."""
 
     contact_id: str
-    kind: str  # enroll, skip, snooze, reengage, finish, exit, hold, ignore
+    kind: str  # enroll, queue, plan (beyond the horizon), skip, snooze, reengage, finish, exit, hold, unreachable
     cadence_id: str
     reason: str
     step_id: str = ""

@@ -71,7 +71,7 @@ def test_anchors_and_merge_keys_work(tmp_path: Path) -> None:
         "      - &first\n        id: call\n        channel: call\n",
     ) + "      - <<: *first\n        id: call-again\n        wait: 1 week\n"
     steps = load_config(write(tmp_path, text)).config.cadences[0].steps
-    assert [(s.id, s.channel.value, s.priority, s.script, s.wait) for s in steps] == [
+    assert [(s.id, s.channel.value, s.priority, s.script, str(s.wait)) for s in steps] == [
         ("call", "call", "high", "intro", "0 days"),
         ("email", "email", "medium", None, "2 business days"),
         ("call-again", "call", "high", "intro", "1 week"),

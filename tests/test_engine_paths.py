@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -177,7 +178,9 @@ def test_not_now_snoozes_then_reengages_into_the_gentler_cadence():
     _, state, done = enrolled_then_completed(lead(), outcome=Outcome.NOT_NOW)
     snoozed = run(state, done)
     e = snoozed.enrollments[-1]
-    assert e.status is EnrollmentStatus.SNOOZED and e.snoozed_until == done + timedelta(days=30)
+    # 30 calendar days on the contact's wall clock (the same local time, across the DST change)
+    back_at = (done.astimezone(ZoneInfo("America/New_York")) + timedelta(days=30)).astimezone(UTC)
+    assert e.status is EnrollmentStatus.SNOOZED and e.snoozed_until == back_at
     assert not snoozed.creates
     state = replace(state, enrollments=snoozed.enrollments)
     assert run(state, done + timedelta(days=29)) is None

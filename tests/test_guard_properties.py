@@ -120,7 +120,7 @@ def configs(draw, now: datetime) -> dict:
         if channel == "call" and draw(st.booleans()):
             step["skip_if"] = ["no_phone"]
         steps.append(step)
-    gap_unit = draw(st.sampled_from(["hours", "days"]))
+    gap_unit = draw(st.sampled_from(["hours", "days", "business days"]))
     min_gap = f"{draw(st.integers(0, 48) if gap_unit == 'hours' else st.integers(0, 3))} {gap_unit}"
     capacity = {o: draw(st.integers(1, 3)) for o in OWNER_IDS if draw(st.booleans())}
     return {
@@ -267,14 +267,33 @@ def _window(config: Config, channel: str, step_window: str | None) -> Window:
     return base
 
 
-def _gap(config: Config) -> timedelta:
+def _gap_kept(config: Config, due: datetime, last: datetime, zone: ZoneInfo, country: str, sub: str,
+              off: set) -> bool:
+    """The minimum gap between the last touch and `due`; business days counted on the contact's
+    local dates (work days, public holidays, the owner's days off), at the same local time."""
     d = parse_duration(config.guards.min_gap)
-    return timedelta(hours=d.amount) if d.unit == "hours" else timedelta(days=d.amount)
+    a, b = last.astimezone(zone), due.astimezone(zone)
+    if d.unit == "hours":
+        return due - last >= d.fixed
+    if d.unit != "business_days":  # calendar days on the contact's wall clock
+        return b.replace(tzinfo=None) - a.replace(tzinfo=None) >= d.fixed
+    day, counted = a.date(), 0
+    while day < b.date():
+        day += timedelta(days=1)
+        if (WEEKDAYS[day.weekday()] in config.calendar.work_days and day not in _holiday_table(country, sub)
+                and day not in off):
+            counted += 1
+    return counted > d.amount or (counted == d.amount and b.time() >= a.time()) or d.amount == 0
 
 
 def _owner_zone(config: Config, team: dict[str, Owner], oid: str) -> ZoneInfo:
     owner = team.get(oid)
-    return ZoneInfo(owner.timezone if owner and "/" in owner.timezone else config.calendar.timezone)
+    if owner and owner.timezone:
+        try:
+            return ZoneInfo(owner.timezone)
+        except (ValueError, KeyError, OSError):
+            pass
+    return ZoneInfo(config.calendar.timezone)
 
 
 def check_time_guards(s: Scenario, result: Plan) -> None:
@@ -305,12 +324,14 @@ def check_time_guards(s: Scenario, result: Plan) -> None:
         country = resolve_country(c, cfg.calendar.country)
         sub = c.subdivision.upper() if c.subdivision else (cfg.calendar.subdivision if country == cfg.calendar.country else "")
         assert day not in _holiday_table(country, sub), f"{day} is a public holiday in {country}"
-        owner = team.get(c.owner_id)
-        off = set(owner.days_off if owner else ()) | set(cfg.calendar.owner_days_off.get(c.owner_id, ()))
-        assert day not in off, "never on the owner's day off"
+        owner = team.get(task.owner_id)
+        off = set(owner.days_off if owner else ()) | set(cfg.calendar.owner_days_off.get(task.owner_id, ()))
+        owner_day = task.due_at.astimezone(_owner_zone(cfg, team, task.owner_id)).date()
+        assert owner_day not in off, "never on the owner's day off, read on the owner's own clock"
         if state.touches:
-            assert task.due_at - max(state.touches) >= _gap(cfg), "minimum gap after the last touch"
-        per = timedelta(days=parse_duration(cfg.guards.touch_budget.per).calendar_days)
+            last = max(state.touches)
+            assert _gap_kept(cfg, task.due_at, last, ZoneInfo(zone_name), country, sub, off), "minimum gap after the last touch"
+        per = parse_duration(cfg.guards.touch_budget.per).fixed
         recent = sum(1 for t in state.touches if task.due_at - per < t <= task.due_at)
         assert recent + 1 <= cfg.guards.touch_budget.touches, "touch budget over the rolling window"
 
@@ -328,7 +349,7 @@ def check_capacity(s: Scenario, result: Plan) -> None:
     """Per owner and owner-local day, creates plus the existing load never exceed the cap."""
     cfg = s.config
     counts = Counter((t.owner_id, t.due_at.astimezone(_owner_zone(cfg, s.snapshot.owners, t.owner_id)).date().isoformat())
-                     for t in result.creates if t.owner_id)
+                     for t in result.creates)
     for (oid, day), n in counts.items():
         cap = cfg.guards.owner_capacity.get(oid, cfg.guards.daily_capacity)
         assert n + s.snapshot.owner_load.get((oid, day), 0) <= cap, f"{oid} has {n} new tasks on {day} (cap {cap})"

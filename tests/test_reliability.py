@@ -506,6 +506,7 @@ crm: {type: local, contacts: contacts.csv, tasks: tasks.csv}
 calendar: {timezone: %(default)s, country: US, work_days: [%(days)s]}
 channels: {call: "%(window)s"}
 guards: {daily_capacity: 1000, min_gap: 1 hour}
+pacing: {horizon: null}  # every follow-up is pushed at once: this property is about calling hours
 cadences:
   - id: calls
     name: Calls

@@ -150,7 +150,7 @@ def test_unsent_and_unconfirmed_tasks_count_as_open_for_the_engine(store: Store)
     assert store.get(a.key).state().status is TaskStatus.OPEN
     store.mark_sending([a.key], NOW)
     assert store.get(a.key).state().status is TaskStatus.OPEN
-    assert list(store.open_load()) == [("o1", a.due_at)]
+    assert list(store.task_load(NOW - timedelta(days=1))) == [("o1", a.due_at)]
 
 
 def test_contacts_cache_marks_only_new_or_changed_contacts(store: Store) -> None:

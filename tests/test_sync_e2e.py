@@ -127,8 +127,11 @@ def test_a_silent_contact_gets_the_whole_cadence(simulation: dict[str, Any]) -> 
         ("intro-email", "2026-03-05T08:00:00+01:00"),
         ("linkedin-connect", "2026-03-10T09:00:00+01:00"),
         ("follow-up-call", "2026-03-17T09:00:00+01:00"),
-        ("close-the-loop", "2026-03-31T08:00:00+02:00"),
     ]
+    # the closing email falls due after the three weeks' horizon: it waits in state, planned
+    planned = [n for r in simulation["reports"] for n in r["notes"] if n["contact_id"] == "c012" and n["kind"] == "plan"]
+    assert [n["step_id"] for n in planned] == ["close-the-loop"]
+    assert "close-the-loop due 2026-03-31 08:00 waits in state: beyond the 5 business days horizon" in planned[0]["reason"]
 
 
 def test_first_day_tasks_are_due_at_the_window_start(simulation: dict[str, Any]) -> None:

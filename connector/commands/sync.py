@@ -187,6 +187,7 @@ def _status(config: Any, store: Store, now: datetime, path: str) -> dict[str, An
         "enrollments": _merge_counts(enrollments),
         "ended": [{"cadence": c, "status": s, "reason": why, "count": n} for (c, s, why), n in sorted(ended.items())],
         "owners": store.task_summary(now),
+        "pacing": store.pacing_summary(),
         "runs": [
             {"id": r.id, "started_at": r.started_at, "ended_at": r.ended_at, "status": r.status, "counts": r.counts, "error": r.error}
             for r in runs

@@ -110,7 +110,7 @@ def _shape(config: Config, cadence_id: str, now: datetime) -> str:
         touches = preview(config, cadence.id, begin, contact)
     except ValueError as exc:
         return f'<p class="muted">No timeline: {_e(exc)}</p>'
-    waits = {s.id: s.wait for s in cadence.steps}
+    waits = {s.id: str(s.wait) for s in cadence.steps}
     points = [charts.ShapePoint(t.step, t.step_id, t.channel, datetime.fromisoformat(t.due_local), waits.get(t.step_id, ""))
               for t in touches]
     if not points:

@@ -143,6 +143,9 @@ def render(report: Any, reader: Reader, width: int) -> str:
         console.print(table)
         if created > SHOW_TASKS:
             console.print(f"  ... and {created - SHOW_TASKS} more")
+        for item in rows[:SHOW_TASKS]:  # why a guard moved a task, as preview shows it
+            for move in getattr(item, "moves", ()):
+                console.print(f"  {item.contact_name or item.contact_id}: moved: {move}", soft_wrap=True, markup=False)
 
     def grouped(title: str, name: str, items: list[Any], key: Any) -> None:
         total = counts.get(name, 0)

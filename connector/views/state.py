@@ -153,7 +153,10 @@ class StateView:
     def queued(self) -> dict[str, int]:
         """Contacts waiting to start (pacing), per owner id, when the state keeps such a queue."""
         method = getattr(self.store, "queued_by_owner", None)
-        return dict(method()) if callable(method) else {}
+        if callable(method):
+            return dict(method())
+        summary = getattr(self.store, "pacing_summary", None)
+        return dict(summary().get("queued_by_owner", {})) if callable(summary) else {}
 
 
 def _far_future() -> datetime:

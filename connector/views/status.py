@@ -80,6 +80,14 @@ def render(data: dict[str, Any], view: StateView, width: int) -> str:
             grid.add_row(o["owner"], o["timezone"], str(o["open"]), str(o["overdue"]), str(o["done"]),
                          *(str(o.get(key, 0)) for key, _ in extra))
         console.print(grid)
+    pacing = data.get("pacing") or {}
+    if pacing.get("queued") or pacing.get("planned") or pacing.get("unreachable"):
+        by_owner = ", ".join(f"{o or '(unassigned)'} {n}" for o, n in pacing.get("queued_by_owner", {}).items())
+        console.print(f"queued (waiting for capacity): {pacing.get('queued', 0)}" + (f" ({by_owner})" if by_owner else ""),
+                      soft_wrap=True, markup=False)
+        console.print(f"planned in state, beyond the horizon: {pacing.get('planned', 0)}", soft_wrap=True, markup=False)
+        console.print(f"unreachable (no phone, email or allowed channel): {pacing.get('unreachable', 0)}",
+                      soft_wrap=True, markup=False)
     else:
         console.print("Tasks per recruiter: none yet")
 
