@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .calendar import local_day, owner_zone_name
-from .guards import place
+from .guards import Proposal, place
 from .records import Owner
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,7 +41,9 @@ def apply_capacity(ctx: PlanContext, drafts: Iterable[Draft], in_given_order: bo
         if not load.full(day):
             load.take(day)
             continue
-        due, moves = place(task.due_at, replace(draft.proposal, day_load=load))
+        p = draft.proposal
+        with_load = Proposal(p.calendar, p.window, p.now, p.touches, p.min_gap, p.budget_touches, p.budget_window, load)
+        due, moves = place(task.due_at, with_load)
         load.take(load.day(due))
         draft.task = replace(task, due_at=due, due_local=due.astimezone(draft.calendar.zone).isoformat(),
                              adjustments=task.adjustments + moves)

@@ -46,6 +46,8 @@ class PlanContext:
     _reasons: dict[tuple[str, int], str] = field(init=False, default_factory=dict)
     _loads: dict[str, DayLoad] = field(init=False, default_factory=dict)
     _conditions: dict[int, tuple[Condition, Predicate]] = field(init=False, default_factory=dict)
+    _horizon_starts: dict[datetime, datetime] = field(init=False, default_factory=dict)
+    _surely_within: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -59,6 +61,10 @@ class PlanContext:
         self.enroll_reasons = {c.id: f"matches the enrollment rule of {c.name!r}" for c in cfg.cadences}
         self.default_calendar = self._calendar(Contact(id=""), "")
         self.owner_ids = tuple(sorted(self.owners))
+        horizon = cfg.pacing.horizon
+        span = timedelta(hours=horizon.amount) if horizon is not None and horizon.unit == "hours" else \
+            timedelta(days=horizon.amount if horizon is not None else 0) - timedelta(hours=3)  # DST margin
+        self._surely_within = self.now + span
 
     # -- placing one task
     def placement(self, proposal: Proposal, anchor: datetime, wait: Duration, has_touches: bool) -> tuple[datetime, tuple[str, ...]]:
@@ -169,4 +175,11 @@ class PlanContext:
         horizon = self.config.pacing.horizon
         if horizon is None:
             return None
-        return self.default_calendar.shift(due, horizon, -1)
+        if due <= self._surely_within:  # fast path: N business days or days span at least N days
+            return self.now
+        start = self._horizon_starts.get(due)
+        if start is None:
+            if len(self._horizon_starts) > 50_000:
+                self._horizon_starts.clear()
+            start = self._horizon_starts[due] = self.default_calendar.shift(due, horizon, -1)
+        return start

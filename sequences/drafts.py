@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
@@ -34,6 +35,7 @@ class Draft:
     calendar: LocalCalendar
     proposal: Proposal
     before: Enrollment | None  # the enrollment as it was before this task was planned (None: a thank-you)
+    anchor: datetime | None = None  # where the step's wait was counted from
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,8 @@ def plan_iter(config: Config, snapshot: Snapshot, now: datetime, chunk: int = CH
         fresh += [d for p in planners if id(p) not in started for d in p.drafts[p.placed:]]
         apply_capacity(ctx, fresh, in_given_order=True)
         for p in planners:
-            apply_horizon(p)
+            if p.drafts:
+                apply_horizon(p)
         yield from (p.result() for p in planners)
 
 
@@ -354,14 +355,13 @@ class ContactPlanner:
         subject, body, missing = task_text(ctx.config, cadence, index, step, c, owner, self.state.referrer, None)
         if missing:
             self.note("text", cadence.id, missing_text_reason(missing, c, owner), step.id)
-        before = evolve(e, anchor_at=anchor)
-        self.add_task(key, before, cadence, index, step.id, step.channel, step.priority, due, calendar,
-                      subject, body, ctx.step_reason(cadence, index), moves, proposal)
+        self.add_task(key, e, cadence, index, step.id, step.channel, step.priority, due, calendar,
+                      subject, body, ctx.step_reason(cadence, index), moves, proposal, anchor)
         self.put(evolve(e, step_index=index, open_task_key=key, anchor_at=anchor, wake_at=None, next_due_at=None))
 
     def add_task(self, key: str, before: Enrollment | None, cadence: Cadence | None, index: int, step_id: str,
                  channel: Channel, priority: str, due: datetime, calendar: LocalCalendar, subject: str,
-                 body: str, reason: str, moves: tuple[str, ...], proposal: Proposal) -> None:
+                 body: str, reason: str, moves: tuple[str, ...], proposal: Proposal, anchor: datetime | None = None) -> None:
         c = self.contact
         task = CreateTask(
             key=key, contact_id=c.id, owner_id=c.owner_id,
@@ -373,7 +373,7 @@ class ContactPlanner:
         )
         if self.drafts is NONE:
             self.drafts = []
-        self.drafts.append(Draft(task, calendar, proposal, before))
+        self.drafts.append(Draft(task, calendar, proposal, before, anchor))
 
     # -- after admissions: thank-yous, then the horizon
     def thank_referrers(self) -> None:

@@ -71,10 +71,11 @@ def not_in_the_past(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
 
 def minimum_gap(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
     """At least `min_gap` after the last touch; business days are counted on the contact's calendar."""
-    earlier = [t for t in p.touches if t <= due]
-    if not earlier:
+    if not p.touches:
         return None
-    last = max(earlier)
+    last = max((t for t in p.touches if t <= due), default=None)
+    if last is None:
+        return None
     allowed = p.calendar.shift(last, p.min_gap)
     if due >= allowed:
         return None
@@ -82,6 +83,8 @@ def minimum_gap(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
 
 
 def touch_budget(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
+    if len(p.touches) < p.budget_touches:  # the common case: too few touches to matter
+        return None
     recent = sorted(t for t in p.touches if due - p.budget_window < t <= due)
     if len(recent) < p.budget_touches:
         return None

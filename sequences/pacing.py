@@ -108,7 +108,8 @@ def apply_horizon(p: ContactPlanner) -> None:
         release(p.ctx, d)
         live = p.live()
         if d.before is not None:
-            p.put(evolve(d.before, wake_at=start, next_due_at=d.task.due_at))
+            anchor = d.anchor or d.before.anchor_at
+            p.put(evolve(d.before, anchor_at=anchor, wake_at=start, next_due_at=d.task.due_at))
         elif live is not None and live.open_task_key == d.task.key:  # a thank-you held the enrollment
             p.put(evolve(live, open_task_key="", wake_at=start))
         horizon = p.ctx.config.pacing.horizon

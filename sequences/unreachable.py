@@ -45,7 +45,8 @@ def ask_for_a_way_to_reach(p: ContactPlanner, e: Enrollment, cadence: Cadence, s
     calendar = ctx.calendar(c)
     proposal = ctx.proposal(calendar, ctx.windows[Channel.TODO], p.state.touches)
     due, moves = ctx.placement(proposal, anchor, cadence.steps[0].wait, bool(p.state.touches))
-    p.add_task(key, e, cadence, -1, UNREACHABLE_STEP, Channel.TODO, "medium", due, calendar, subject, body,
-                  why, moves, proposal)
+    # held beyond the horizon, the enrollment starts over from its first step next time
+    p.add_task(key, evolve(e, step_index=-1), cadence, -1, UNREACHABLE_STEP, Channel.TODO, "medium", due, calendar,
+               subject, body, why, moves, proposal, anchor)
     p.put(evolve(e, step_index=-1, open_task_key=key, anchor_at=anchor, wake_at=None, next_due_at=None))
     p.note("unreachable", cadence.id, f"{why}: a to-do for the owner to find a way to reach them")

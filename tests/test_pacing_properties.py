@@ -81,20 +81,22 @@ def scenarios(draw: Any) -> tuple[Config, Snapshot, datetime]:
 
 
 def _within_horizon(cfg: Config, now: datetime, due: datetime) -> bool:
-    """An independent reading of "due within the horizon" on the config's default calendar."""
+    """An independent reading of "due within the horizon" on the config's default calendar: the
+    moment N business days (or N days) before the due time, at the same local time, has come."""
     horizon = cfg.pacing.horizon
     assert horizon is not None
     zone = ZoneInfo(cfg.calendar.timezone)
-    a, b = now.astimezone(zone), due.astimezone(zone)
+    local_due = due.astimezone(zone)
     if horizon.unit in ("days", "weeks"):
-        return b.replace(tzinfo=None) <= a.replace(tzinfo=None) + horizon.fixed
+        return local_due.replace(tzinfo=None) - horizon.fixed <= now.astimezone(zone).replace(tzinfo=None)
     table = holidays.country_holidays(cfg.calendar.country)
-    counted, day = 0, a.date()
-    while day < b.date():
-        day += timedelta(days=1)
+    day, left = local_due.date(), horizon.amount
+    while left:
+        day -= timedelta(days=1)
         if WEEKDAYS[day.weekday()] in cfg.calendar.work_days and day not in table:
-            counted += 1
-    return counted < horizon.amount or (counted == horizon.amount and b.time() <= a.time())
+            left -= 1
+    start = datetime.combine(day, local_due.time(), tzinfo=zone)
+    return start <= now
 
 
 def _owner_zone(snap: Snapshot, cfg: Config, owner_id: str) -> ZoneInfo:
