@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants or list(VARIANTS):
         print(f"... {variant}: first sync of {args.contacts:,} contacts", file=sys.stderr, flush=True)
         results.append(run_variant(args.contacts, variant))
+        print(json.dumps({"variant_done": variant, **{k: v for k, v in results[-1].items() if k != "by_endpoint"}}),
+              file=sys.stderr, flush=True)
     head = ["variant", "requests", "batch creates", "tasks pushed", "still queued", "due days min/median/p95/max",
             "peak RSS MiB", "wall s"]
     print(" | ".join(head))

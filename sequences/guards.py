@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from .calendar import MAX_SEARCH_DAYS, LocalCalendar, local_day, zone_or_none
+from .calendar import LocalCalendar, local_day, zone_or_none
 from .durations import Duration, Window
 
 # A guard: (proposed due, context) -> (new due, reason) when it moves the task, else None.
@@ -101,14 +101,16 @@ def daily_capacity(due: datetime, p: Proposal) -> tuple[datetime, str] | None:
     day = load.day(due)
     if not load.full(day):
         return None
+    if load.capacity <= 0:
+        raise ValueError(f"owner {load.owner_id or '(unassigned)'} has a daily capacity of 0: no day can take a task")
     later = day + timedelta(days=1)
-    for _ in range(MAX_SEARCH_DAYS):  # skip the days already known full
-        if not load.full(later):
+    while True:  # the first allowed slot on a day with room (finitely many days are full: each holds tasks)
+        while load.full(later):
+            later += timedelta(days=1)
+        start, _ = p.calendar.next_slot(datetime.combine(later, time(0), tzinfo=zone_or_none(load.zone_name)), p.window)
+        if not load.full(load.day(start)):
             break
-        later += timedelta(days=1)
-    else:
-        raise ValueError(f"no day with spare capacity for owner {load.owner_id or '(unassigned)'} within 400 days")
-    start = datetime.combine(later, time(0), tzinfo=zone_or_none(load.zone_name))
+        later = load.day(start) + timedelta(days=1)
     who = load.owner_id or "the unassigned queue"
     return start, f"capacity: {who} already has {load.capacity} tasks on {day:%a %d %b %Y}"
 

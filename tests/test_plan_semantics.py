@@ -293,3 +293,14 @@ def test_business_days_are_accepted_wherever_a_duration_is(tmp_path: Any, settin
         "steps: [{id: s, channel: call, subject: x, wait: 2 business days}]}\n", encoding="utf-8")
     cfg = load_config(tmp_path / "c.yaml").config
     assert cfg.cadences[0].steps[0].wait.business
+
+
+def test_a_backlog_longer_than_a_year_still_plans() -> None:
+    """Unpaced, one owner at 1 a day with 450 contacts: overflow reaches beyond 400 days and the plan still completes."""
+    cfg = config(**{"guards.daily_capacity": 1})
+    now = ny(2026, 3, 2, 9, 0)
+    states = [ContactState(contact(f"c{i:03d}")) for i in range(450)]
+    result = plan(cfg, Snapshot("a", states, {"o1": Owner("o1", timezone="America/New_York")}, {}), now)
+    dues = sorted(t.due_at for t in result.creates)
+    assert len(dues) == 450 and len({d.astimezone(NY).date() for d in dues}) == 450
+    assert dues[-1] - now > timedelta(days=400)
