@@ -603,7 +603,7 @@ class SQLiteStore:
     def queued_contacts(self, per_owner: int) -> list[str]:
         rows = self._q(
             "SELECT contact_id FROM (SELECT contact_id, queue_key, ROW_NUMBER() OVER "
-            " (PARTITION BY queue_owner ORDER BY queue_key) AS n FROM enrollments WHERE account=? AND status='queued') "
+            " (PARTITION BY queue_owner ORDER BY queue_key) AS n FROM enrollments WHERE account=? AND status='queued') AS queue "
             "WHERE n<=? ORDER BY queue_key",
             (self.account, per_owner),
         )
