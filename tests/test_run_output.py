@@ -79,7 +79,8 @@ def test_sync_summary_is_a_table_with_names_and_local_times(examples: Path) -> N
 def test_repeated_reasons_are_grouped_with_a_count(examples: Path) -> None:
     """Fifteen contacts enrolled for the same reason make one line with 15x and a few names, not fifteen lines."""
     out = cadence("sync", "examples/recruiting.yaml", "--now", NOW, cwd=examples.parent)
-    enrolled = [line for line in out.stdout.splitlines() if "matches the enrollment rule of 'Passive" in line]
+    enrolled = [line for line in out.stdout.splitlines()
+                if "enrolled in passive-outreach: matches the enrollment rule of 'Passive" in line]
     assert len(enrolled) == 1 and enrolled[0].lstrip().startswith("15x") and "and 12 more" in enrolled[0]
     skipped = [line for line in out.stdout.splitlines() if "passive-outreach/intro-call: no phone number" in line]
     assert len(skipped) == 1 and skipped[0].lstrip().startswith("2x")
