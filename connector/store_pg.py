@@ -106,6 +106,8 @@ def migrate(db: psycopg.Connection[Any]) -> int:
 class PostgresStore(SQLiteStore):
     """`connector.store.Store` on PostgreSQL: the SQLite store's queries on a psycopg connection."""
 
+    _BEGIN = "BEGIN"  # the transaction (nesting, rollback) is the SQLite store's
+
     def __init__(self, db: psycopg.Connection[Any], account: str, *, label: str, read_only: bool = False):
         self.db = db  # type: ignore[assignment]  # a psycopg connection where the parent holds sqlite3's
         self.account = account
@@ -139,27 +141,6 @@ class PostgresStore(SQLiteStore):
                 self.db.execute("ROLLBACK")
         self.db.close()  # ends the session: the server drops its advisory locks
         self._held = self._locked = False
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT (ROLLBACK on error); nested calls join the outer one."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self.db.execute("BEGIN")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self._depth = 0
-            self.db.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        self.db.execute("COMMIT")
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.db.execute(_SQL[sql], params)

@@ -209,6 +209,8 @@ def _ledger_row(r: sqlite3.Row) -> LedgerRow:
 class SQLiteStore:
     """`connector.store.Store` on one SQLite file (or an in-memory copy of one)."""
 
+    _BEGIN = "BEGIN IMMEDIATE"  # takes the write lock at once: no deadlock upgrading a reader
+
     def __init__(self, db: sqlite3.Connection, account: str, *, label: str = ":memory:"):
         self.db = db
         self.account = account
@@ -304,7 +306,7 @@ class SQLiteStore:
     # -- transactions
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); nested calls join the outer one."""
+        """BEGIN ... COMMIT (ROLLBACK on error); nested calls join the outer one."""
         if self._depth:
             self._depth += 1
             try:
@@ -312,7 +314,7 @@ class SQLiteStore:
             finally:
                 self._depth -= 1
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self._BEGIN)
         self._depth = 1
         try:
             yield
