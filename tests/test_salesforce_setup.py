@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,53 @@ def test_demo_salesforce_runs_end_to_end() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "First sync" in proc.stdout and "created 6" in proc.stdout
     assert "Second sync, nothing changed" in proc.stdout and "next step for" in proc.stdout
+
+
+def test_status_needs_no_credentials(tmp_path: Path) -> None:
+    """`cadence status` of a Salesforce config (no `account:`) with no SALESFORCE_* variable set finds the
+    state a sync wrote: the account comes from the config alone (the sign-in domain), as for HubSpot."""
+    from salesforce_support import START, env_for
+
+    from connector.configfile import load_config
+    from connector.sync import run_sync
+
+    config = tmp_path / "cadence.yaml"
+    config.write_text(CONFIG.replace("  outcome_field: Outcome__c\n", "")
+                      .replace("steps: [{id: s, channel: call, subject: Call}]",
+                               "enroll_when: {all: [{property: email, exists: true}]}\n"
+                               "    steps: [{id: s, channel: call, subject: Call}]"), encoding="utf-8")
+    with SalesforceEmulator() as emu:
+        emu.freeze_clock(START.timestamp())
+        prepare(emu)
+        emu.add_picklist_value("Task", "Type", "LinkedIn")
+        emu.add_field("Contact", "Referred_By__c")
+        emu.seed_contacts(3, seed=1)
+        report = run_sync(load_config(config), now=START, env=env_for(emu))
+        assert report.status == "ok" and report.counts["created"] == 3, report.errors
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFORCE_")}
+    status = subprocess.run([sys.executable, "-m", "connector.cli", "status", str(config), "--json"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert "Traceback" not in status.stderr
+    data = json.loads(status.stdout)
+    assert data["account"] == "salesforce:acme.my.salesforce.com"
+    assert data["enrollments"] == [{"cadence": "c", "count": 3, "status": "active", "step": "s", "version": 1}]
+    assert [r["counts"]["created"] for r in data["runs"]] == [3]
+
+
+def test_account_from_the_config_alone() -> None:
+    """The account id `account_for` derives matches the signed-in adapter's, for each sign-in mode."""
+    from connector.crm.salesforce import SalesforceCRM
+
+    assert SalesforceCRM.account_for({"auth": "client_credentials", "domain": "acme.my"}, env={}) == \
+        "salesforce:acme.my.salesforce.com"
+    assert SalesforceCRM.account_for({"username": "Cadence@Acme.com"}, env={}) == \
+        "salesforce:login.salesforce.com/cadence@acme.com"  # orgs share login.salesforce.com: the user tells them apart
+    assert SalesforceCRM.account_for({"auth": "session"}, env={"SALESFORCE_INSTANCE_URL": "https://x.my.salesforce.com/"}) \
+        == "salesforce:x.my.salesforce.com"
+    with SalesforceEmulator() as emu:
+        for auth in ("client_credentials", "session"):
+            crm = make_crm(emu, auth)
+            raw = crm.settings.model_dump()
+            assert crm.account_id() == SalesforceCRM.account_for(raw, env=env_for(emu, auth))

@@ -40,7 +40,7 @@ from .mapping import (
     to_task_state,
     valid_field_name,
 )
-from .settings import Credentials, SalesforceSettings, load_settings
+from .settings import Credentials, SalesforceSettings, account_of, load_settings
 
 log = logging.getLogger("cadence.salesforce")
 
@@ -77,6 +77,11 @@ class SalesforceCRM:
         """Build from the config's `crm:` keys; every secret comes from the environment."""
         settings, credentials = load_settings(raw, env)
         return cls(settings, credentials, **kw)
+
+    @classmethod
+    def account_for(cls, raw: Mapping[str, Any], *, env: Mapping[str, str] = os.environ) -> str:
+        """`account_id()` from the config alone: no secret, no request."""
+        return account_of(raw, env)
 
     def __repr__(self) -> str:
         return f"SalesforceCRM(auth={self.settings.auth!r}, domain={self.settings.domain!r})"
@@ -137,11 +142,8 @@ class SalesforceCRM:
 
     # ------------------------------------------------------------------ account
     def account_id(self) -> str:
-        if self.settings.auth == "session":
-            host = self._credentials.instance_url.split("//")[-1].rstrip("/")
-        else:
-            host = f"{self.settings.domain}.salesforce.com"
-        return f"salesforce:{host}"
+        env = {self.settings.instance_url_env: self._credentials.instance_url}
+        return account_of(self.settings.model_dump(), env)
 
     def close(self) -> None:
         if self._sf is not None:

@@ -91,6 +91,25 @@ class Credentials:
         return f"Credentials(instance_url={self.instance_url!r}, login_url={self.login_url!r})"
 
 
+def account_of(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> str:
+    """The account id a config's Salesforce block stands for, from the config alone: no
+    secret, no request (what `cadence status` needs to find the state). The org is known by
+    its host: the instance URL in `session` mode, else the sign-in domain; a JWT sign-in at the
+    shared `login`/`test` domain adds the integration user's username (unique across orgs)."""
+    auth = str(raw.get("auth") or "jwt")
+    if auth == "session":
+        name = str(raw.get("instance_url_env") or "SALESFORCE_INSTANCE_URL")
+        instance = env.get(name, "")
+        if not instance:
+            raise FatalCRMError(f"no Salesforce instance URL: set the {name} environment variable")
+        return f"salesforce:{instance.split('//')[-1].rstrip('/')}"
+    domain = str(raw.get("domain") or "login")
+    username = str(raw.get("username") or "")
+    if auth == "jwt" and domain in ("login", "test") and username:
+        return f"salesforce:{domain}.salesforce.com/{username.lower()}"
+    return f"salesforce:{domain}.salesforce.com"
+
+
 def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> tuple[SalesforceSettings, Credentials]:
     try:
         settings = SalesforceSettings.model_validate(dict(raw))
