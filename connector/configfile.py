@@ -32,6 +32,7 @@ from sequences.templates import check_template
 
 from .configlocate import validation_problems
 from .configproblems import ConfigFileError, Problem, describe, did_you_mean, dotted, value_position
+from .yamlbounds import alias_bomb
 
 __all__ = ["ConfigFileError", "LoadedConfig", "Problem", "load_config"]
 
@@ -131,6 +132,9 @@ def _complex_key_problem(text: str, label: str) -> Problem:
 
 
 def _parse_yaml(text: str, label: str) -> CommentedMap:
+    bomb = alias_bomb(text)  # before anything walks the tree: aliases can expand it a billion-fold
+    if bomb is not None:
+        raise ConfigFileError([Problem(label, bomb.line, bomb.col, "", bomb.message)])
     with warnings.catch_warnings():  # e.g. a reused anchor: legal YAML, not worth a line on stderr
         warnings.simplefilter("ignore")
         limit = sys.get_int_max_str_digits()

@@ -96,6 +96,11 @@ def load_fleet(path: Path, env: Mapping[str, str] | None = None) -> Fleet:
         raise FleetFileError([f"{path}: cannot read the fleet file: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError:
         raise FleetFileError([f"{path}: not UTF-8 text"]) from None
+    from ..yamlbounds import alias_bomb
+
+    bomb = alias_bomb(text)
+    if bomb is not None:
+        raise FleetFileError([f"{path}:{bomb.line}:{bomb.col}: {bomb.message}"])
     try:
         data = YAML(typ="rt").load(text)
     except YAMLError as exc:
