@@ -68,6 +68,7 @@ def _load(path: Path, label: str) -> LoadedConfig:
     directory = path.resolve().parent
     data = _plain(tree)
     problems = _attach_body_files(tree, data, label, path.parent, directory)
+    problems += _crm_file_problems(tree, label, directory)
     references = _reference_problems(tree, label)
     problems += references
     try:
@@ -261,6 +262,41 @@ def _plain(node: Any) -> Any:
     return node
 
 
+# ------------------------------------------------------------------ files the config names
+
+
+def inside_folder(folder: Path, name: str) -> Path | None:
+    """The file `name` names relative to `folder`, symlinks resolved, or None when it leads
+    outside `folder` (an absolute path, `..`, or a link pointing out). The one check for every
+    file a config names: script body files and the local CRM's CSV files."""
+    if Path(name).is_absolute():
+        return None
+    path = (folder / name).resolve()
+    return path if path.is_relative_to(folder.resolve()) else None
+
+
+# The local CRM's settings that name a file, and the one that lets them lead outside the folder.
+LOCAL_CRM_FILES = ("contacts", "tasks", "owners")
+ALLOW_OUTSIDE = "allow_outside_folder"
+
+
+def _crm_file_problems(tree: CommentedMap, label: str, directory: Path) -> list[Problem]:
+    """A local CRM file named outside the config's folder, unless `crm.allow_outside_folder: true`
+    says so: `contacts: /etc/passwd` would be read (and shown), `tasks: ../x` overwritten."""
+    crm = tree.get("crm")
+    if not isinstance(crm, CommentedMap) or crm.get("type", "local") != "local" or crm.get(ALLOW_OUTSIDE) is True:
+        return []
+    problems = []
+    for key in LOCAL_CRM_FILES:
+        name = crm.get(key)
+        if isinstance(name, str) and name and inside_folder(directory, name) is None:
+            line, col = value_position(crm, key)
+            problems.append(Problem(label, line, col, f"crm.{key}",
+                                    f"{name!r} is outside the config's folder ({directory}); give a path relative "
+                                    f"to it, e.g. {key}.csv, or set `crm.{ALLOW_OUTSIDE}: true` to allow it"))
+    return problems
+
+
 # ---------------------------------------------------------------------------- body files
 
 
@@ -280,7 +316,7 @@ def _attach_body_files(tree: CommentedMap, data: dict, label: str, shown_dir: Pa
             continue
         name = script["body_file"]
         shown = str(shown_dir / name)
-        if Path(name).is_absolute() or not (real_dir / name).resolve().is_relative_to(real_dir.resolve()):
+        if inside_folder(real_dir, name) is None:
             problems.append(Problem(label, line, col, where,
                                     f"{name!r} is outside the config's folder; give a path relative to it, "
                                     "e.g. scripts/intro-call.md"))

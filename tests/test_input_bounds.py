@@ -85,3 +85,79 @@ def test_the_bound_counts_expanded_values_not_text() -> None:
     found = alias_bomb("a: &a [1, 2, 3]\nb: [*a, *a, *a]\n", limit=8)
     assert found is not None and (found.line, found.col, found.alias) == (2, 13, "a")
     assert alias_bomb("a: [unclosed\n") is None  # the loader locates syntax errors itself
+
+
+# ----------------------------------------------------------------- local CRM paths confined
+
+CADENCE = ("calendar: {timezone: America/New_York, country: US}\n"
+           "cadences:\n  - id: a\n    name: A\n    enroll_when: {all: [{property: lifecycle_stage, equals: lead}]}\n"
+           "    steps:\n      - {id: call, channel: call, subject: 'Call {{contact.first_name}}'}\n")
+CONTACTS = "id,first_name,phone,timezone,country,lifecycle_stage\nc1,Ada,+1 555 0100,America/New_York,US,lead\n"
+MONDAY = "2026-03-02T14:00:00Z"
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "connector.cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def workspace(tmp_path: Path, crm: str) -> Path:
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    config = folder / "cadence.yaml"
+    config.write_text(f"crm:\n  type: local\n{crm}" + CADENCE, encoding="utf-8")
+    return config
+
+
+def test_a_contacts_file_outside_the_config_folder_is_refused_and_never_shown(tmp_path: Path) -> None:
+    """`contacts: /etc/passwd` passed `check` and `plan` printed its first line; now both exit 2 at the line."""
+    config = workspace(tmp_path, "  contacts: /etc/passwd\n")
+    for command in ("check", "plan"):
+        result = cli(command, config, "--now", MONDAY) if command == "plan" else cli(command, config)
+        assert result.returncode == 2, result.stderr
+        assert f"{config}:3:13: crm.contacts: '/etc/passwd' is outside the config's folder" in result.stderr
+        assert "root:" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tasks_file_outside_the_config_folder_is_never_written(tmp_path: Path) -> None:
+    """`tasks: ../../anything` was overwritten by a sync; now the sync refuses it and touches nothing."""
+    victim = tmp_path / "anything"
+    victim.write_text("precious\n", encoding="utf-8")
+    config = workspace(tmp_path, "  tasks: ../anything\n")
+    result = cli("sync", config, "--now", MONDAY)
+    assert result.returncode == 2, result.stderr
+    assert f"{config}:3:10: crm.tasks: '../anything' is outside the config's folder" in result.stderr
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert not (config.parent / "cadence-state.sqlite").exists()
+
+
+def test_a_symlink_leading_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("id,first_name\nsecret-row,Secret\n", encoding="utf-8")
+    config = workspace(tmp_path, "  contacts: people.csv\n")
+    (config.parent / "people.csv").symlink_to(secret)
+    result = cli("check", config)
+    assert result.returncode == 2 and "crm.contacts: 'people.csv' is outside the config's folder" in result.stderr
+    # and the default file names too, when the CRM is built from settings that bypass the config loader
+    from connector.crm.base import ConfigError
+    from connector.crm.local import LocalCRM
+
+    (config.parent / "tasks.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(ConfigError, match=r"crm\.tasks: 'tasks\.csv' leads outside the config's folder"):
+        LocalCRM({}, base_dir=config.parent)
+
+
+def test_files_inside_the_folder_and_the_explicit_option_still_work(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "contacts.csv").write_text(CONTACTS, encoding="utf-8")
+    config = workspace(tmp_path, f"  contacts: {shared / 'contacts.csv'}\n  allow_outside_folder: true\n")
+    assert cli("check", config).returncode == 0
+    (tmp_path / "x").mkdir()
+    inside = workspace(tmp_path / "x", "  contacts: ./sub/../contacts.csv\n  tasks: out/tasks.csv\n")
+    (inside.parent / "sub").mkdir()
+    (inside.parent / "out").mkdir()
+    result = cli("sync", inside, "--now", MONDAY)
+    assert result.returncode == 0, result.stderr
+    assert (inside.parent / "out" / "tasks.csv").exists()

@@ -13,9 +13,11 @@ Config:
       encoding: utf-8           # of the CSV files; default: UTF-8 (with or without BOM), else
                                 # cp1252 detected with a warning
       delimiter: ","            # default: sniffed from each file's header (',', ';' or tab)
+      allow_outside_folder: false  # true lets the files above be outside the config's folder
 
-Paths are relative to the config file's directory. Not incremental: every run reads
-every contact and every task (files are small and local).
+Paths are relative to the config file's directory and must stay inside it (symlinks
+resolved), unless `allow_outside_folder: true`: `contacts: /etc/passwd` is refused.
+Not incremental: every run reads every contact and every task (files are small and local).
 
 Files are read whole or not at all (`csvtable`): a file that cannot be read as a table
 stops the run before anything is planned or written (`UnreadableFile`, exit 2). A task row
@@ -39,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from connector.configfile import inside_folder
 from connector.crm.base import (
     BadRecord,
     Capabilities,
@@ -61,7 +64,8 @@ from .taskrows import task_row_problems
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("contacts", "tasks", "owners", "account", "page_size", "unique_keys", "max_batch", "encoding", "delimiter")
+SETTINGS = ("contacts", "tasks", "owners", "account", "page_size", "unique_keys", "max_batch", "encoding", "delimiter",
+            "allow_outside_folder")
 
 
 class LocalCRM:
@@ -118,6 +122,8 @@ class LocalCRM:
 
     def _path(self, settings: Mapping[str, Any], key: str, default: str) -> Path:
         raw = str(settings.get(key) or default)
+        if settings.get("allow_outside_folder") is not True and inside_folder(self.base_dir, raw) is None:
+            raise ConfigError(f"crm.{key}: {raw!r} leads outside the config's folder; set crm.allow_outside_folder: true to allow it")
         path = Path(raw) if Path(raw).is_absolute() else self.base_dir / raw
         self._labels[path] = raw
         return path
