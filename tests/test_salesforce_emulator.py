@@ -261,3 +261,36 @@ def test_cli_emulator_salesforce_serves_until_terminated(tmp_path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_composite_answers_several_queries_as_one_call(salesforce_emulator: SalesforceEmulator) -> None:
+    """POST /composite: each GET subrequest answered in order with its own status and body (a bad query is a
+    400 in its slot, the rest still answered), one API call in all; allOrNone halts the others; over 25
+    subrequests or over 5 queries the whole request is refused."""
+    emu = salesforce_emulator
+    emu.page_size = 2
+    emu.seed_contacts(3, seed=1)
+    sf = client(emu)
+    url = "/services/data/v59.0/query/?q="
+    subs = [{"method": "GET", "referenceId": "contacts", "url": url + "SELECT+Id+FROM+Contact+ORDER+BY+Id"},
+            {"method": "GET", "referenceId": "bad", "url": url + "SELECT+Nope+FROM+Contact"},
+            {"method": "GET", "referenceId": "users", "url": "/services/data/v59.0/queryAll/?q=SELECT+Id+FROM+User"}]
+    used = emu.api_used
+    answer = sf.restful("composite", method="POST", json={"allOrNone": False, "compositeRequest": subs})
+    assert emu.api_used == used + 1 and sf.api_usage["api-usage"].used == emu.api_used
+    contacts, bad, users = answer["compositeResponse"]
+    assert [r["referenceId"] for r in (contacts, bad, users)] == ["contacts", "bad", "users"]
+    assert contacts["httpStatusCode"] == 200 and contacts["body"]["totalSize"] == 3
+    more = sf.query_more(contacts["body"]["nextRecordsUrl"], identifier_is_url=True)  # its locator pages on as usual
+    assert len(contacts["body"]["records"]) + len(more["records"]) == 3 and more["done"]
+    assert bad["httpStatusCode"] == 400 and bad["body"][0]["errorCode"] == "INVALID_FIELD"
+    assert users["httpStatusCode"] == 200 and users["body"]["totalSize"] == 6  # the integration user + 5 seeded
+
+    halted = sf.restful("composite", method="POST", json={"allOrNone": True, "compositeRequest": subs})
+    assert [r["httpStatusCode"] for r in halted["compositeResponse"]] == [400, 400, 400]
+    assert halted["compositeResponse"][0]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+    for too_many in ([subs[0] | {"referenceId": f"r{i}"} for i in range(6)],
+                     [{"method": "GET", "referenceId": f"r{i}", "url": "/services/data/v59.0/limits/"} for i in range(26)]):
+        with pytest.raises(SalesforceMalformedRequest):
+            sf.restful("composite", method="POST", json={"compositeRequest": too_many})
+    assert emu.counts()["POST /composite"] == 4

@@ -39,7 +39,7 @@ def test_5xx_resets_lost_answers_and_locks_converge(salesforce_emulator: Salesfo
     expected = reference_tasks(tmp_path / "reference", CONTACTS, SEED)
     emu = salesforce_emulator
     org = scenario(emu, tmp_path / "ws", CONTACTS, SEED)
-    emu.faults.fail_next(8, status=503, path_glob="GET *")  # more than the retries of one read: the run gives up
+    emu.faults.fail_next(8, status=503, path_glob="*/composite")  # more than the retries of the opening read: the run gives up
     emu.faults.set_random(rate_5xx=0.15, rate_reset=0.1, rate_drop_after_write=0.3, seed=5)
     emu.lock_records = 30
     sleeps: list[float] = []
@@ -123,7 +123,7 @@ def test_request_limit_exceeded_defers_and_the_next_run_resumes(salesforce_emula
     expected = reference_tasks(tmp_path / "reference", CONTACTS, SEED)
     emu = salesforce_emulator
     org = scenario(emu, tmp_path / "ws", CONTACTS, SEED)
-    emu.exhaust_after = 5  # contacts, tasks, users, 2 upserts; then other integrations use up the rest
+    emu.exhaust_after = 3  # the opening composite read (contacts, tasks, users), 2 upserts; then other integrations use up the rest
     first = run(org, START, daily_share=1.0)
     assert first.status == "deferred" and "REQUEST_LIMIT_EXCEEDED" in first.errors[-1]
     assert len(emu.tasks()) == 400

@@ -17,6 +17,7 @@ from salesforce_support import START, UPSERT, Org, assert_converged, make_crm
 from connector.crm.base import ReadContext
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.crm.salesforce.mapping import parse_time
+from connector.crm.testing import make_task
 from connector.store import CREATED
 from sequences.records import EnrollmentStatus, TaskStatus
 
@@ -95,7 +96,7 @@ def reference_tasks(directory: Path, contacts: int, seed: int) -> dict[str, tupl
 def test_first_sync_of_ten_thousand_contacts(salesforce_emulator: SalesforceEmulator, tmp_path: Path) -> None:
     """A first sync of 10,500 contacts creates exactly one correct task per contact (WhoId, OwnerId,
     owner-local ActivityDate, ReminderDateTime at the due instant) in query pages of 2,000 and upserts of
-    200, within 1.25x of the request floor; the next run, nothing changed, makes 3 requests."""
+    200, within 1.25x of the request floor; the next run, nothing changed, makes 2 requests."""
     emu = salesforce_emulator
     org = scenario(emu, tmp_path / "ws", 10_500, seed=3, users=5)
     contacts = {cid: dict(row) for cid, row in emu.records["Contact"].items()}
@@ -109,7 +110,8 @@ def test_first_sync_of_ten_thousand_contacts(salesforce_emulator: SalesforceEmul
     floor = -(-len(contacts) // 2000) + -(-report.counts["created"] // 200)
     print(f"first sync: {total} requests for {len(contacts)} contacts ({total * 1000 / len(contacts):.2f} per 1,000; "
           f"floor {floor}, {total / floor:.2f}x): {counts}")
-    assert counts["GET /query"] + counts.get("GET /query/{cursor}", 0) == 6 + 1  # contact pages, users
+    # one Composite request opens the contact read (first page), the task read and the users read; 5 more pages
+    assert counts["POST /composite"] == 1 and counts["GET /query/{cursor}"] == 5 and "GET /query" not in counts
     assert counts[UPSERT] == -(-report.counts["created"] // 200)
     assert total <= 1.25 * floor
 
@@ -135,7 +137,7 @@ def test_first_sync_of_ten_thousand_contacts(salesforce_emulator: SalesforceEmul
     emu.reset_log()
     idle = org.sync(START + timedelta(minutes=10))
     assert idle.status == "ok" and idle.counts["created"] == 0
-    assert emu.total_requests() <= 3, emu.counts()  # token, contact changes, task changes
+    assert emu.total_requests() == 2, emu.counts()  # the token; contact and task changes in one Composite request
 
 
 # ------------------------------------------------------------------------------ incremental
@@ -161,7 +163,7 @@ def test_incremental_runs_read_changes_deletes_and_merges(salesforce_emulator: S
     assert report.counts["contacts_read"] == 4  # the new, deleted, merged and surviving contacts: not all 31
     assert [t["WhoId"] for t in emu.tasks() if t["CreatedDate"] > emu.tasks()[0]["CreatedDate"]] == [new]
     counts = emu.counts()
-    assert "GET /queryAll" in counts and counts.get(UPSERT) == 1
+    assert counts["POST /composite"] == 1 and counts.get(UPSERT) == 1  # queryAll inside the one Composite read
     for gone in ids[:2]:
         assert all(e.status is EnrollmentStatus.EXITED for e in org.enrollments(gone)), org.enrollments(gone)
     deleted_task = next(t for t in emu.tasks() if t["TaskKey__c"] and t["WhoId"] == ids[0])
@@ -316,3 +318,46 @@ def test_a_rule_on_a_field_the_org_lacks_reads_as_empty(salesforce_emulator: Sal
     contacts = [c for batch in crm.read_contacts(ctx) for c in batch.contacts]
     assert len(contacts) == 3 and all(c.properties.get("LeadSource") for c in contacts)
     assert emu.counts()["GET /sobjects/Contact/describe"] == 1
+    assert emu.counts()["GET /query"] == 1  # the Composite subrequest's INVALID_FIELD led to the describe: no re-run
+
+
+
+
+# -------------------------------------------------------------------- the opening Composite read
+
+
+def _data_counts(emu: SalesforceEmulator) -> dict[str, int]:
+    return {k: v for k, v in emu.counts().items() if "oauth2" not in k}
+
+
+def test_the_task_read_comes_from_the_opening_composite_only_when_fresh(salesforce_emulator: SalesforceEmulator) -> None:
+    """read_contacts opens with one Composite request (contacts, task changes, users); read_task_changes for the
+    same cursor right after is answered from it, but not after a write, nor for another cursor."""
+    emu = salesforce_emulator
+    [cid] = emu.seed_contacts(1)
+    crm = make_crm(emu)
+    since = START - timedelta(minutes=5)
+    emu.reset_log()
+    assert len([c for b in crm.read_contacts(ReadContext(since=None)) for c in b.contacts]) == 1
+    assert list(crm.read_task_changes(None, {})) == [] and crm.list_owners()
+    assert _data_counts(emu) == {"POST /composite": 1}
+
+    list(crm.read_contacts(ReadContext(since=None)))
+    assert crm.create_tasks([make_task(cid, run="k")])[0].ok  # a write after the prefetch: the task read is made again
+    assert [s.key for s in crm.read_task_changes(None, {})] == [f"conf-k-{cid}-0"]
+    list(crm.read_contacts(ReadContext(since=since)))
+    list(crm.read_task_changes(since + timedelta(seconds=1), {}))  # another cursor than the prefetch's
+    counts = _data_counts(emu)
+    assert counts["POST /composite"] == 3 and counts["GET /queryAll"] == 2, counts
+
+
+def test_a_refused_composite_falls_back_to_one_query_per_read(salesforce_emulator: SalesforceEmulator) -> None:
+    """If the Composite request itself is refused, each read is made on its own, with the same results."""
+    emu = salesforce_emulator
+    emu.seed_contacts(3)
+    crm = make_crm(emu)
+    emu.faults.fail_next(1, status=400, path_glob="*/composite")
+    emu.reset_log()
+    assert len([c for b in crm.read_contacts(ReadContext(since=None)) for c in b.contacts]) == 3
+    assert list(crm.read_task_changes(None, {})) == [] and len(crm.list_owners()) == 6
+    assert _data_counts(emu) == {"POST /composite": 1, "GET /query": 2, "GET /queryAll": 1}

@@ -1,9 +1,10 @@
 """The Salesforce CRM adapter, on `simple-salesforce`: Contacts in, Tasks out, progress back.
 
-Reading: SOQL pages of up to 2,000. A first read takes the live Contacts; later reads go
-through queryAll on `SystemModstamp` (the sync applies its overlap), so deleted and merged
-Contacts (IsDeleted, MasterRecordId) arrive in the same pages as the changed ones.
-Task changes come the same way, from queryAll on the task-key field.
+Reading (people.py): SOQL pages of up to 2,000. A first read takes the live Contacts; later
+reads go through queryAll on `SystemModstamp` (the sync applies its overlap), so deleted and
+merged Contacts (IsDeleted, MasterRecordId) arrive in the same pages as the changed ones.
+Task changes come the same way, from queryAll on the task-key field. The first page of each
+read, and the users, come in one Composite request (one API call).
 
 Writing: upserts through sObject Collections by the External ID field that carries the
 task key, 200 a request. An upsert is idempotent, so a lost response is simply sent again
@@ -28,24 +29,14 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedReq
 from connector.crm.base import Capabilities, ContactBatch, FatalCRMError, ReadContext, SetupReport, WriteResult
 from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 
-from .http import Budget, Caller, Transient, TransportAdapter, classify, error_code
-from .mapping import (
-    checked_contact,
-    contact_fields,
-    soql_string,
-    soql_time,
-    task_fields,
-    task_record,
-    to_owner,
-    to_task_state,
-    valid_field_name,
-)
+from .http import Budget, Caller, Transient, TransportAdapter, classify
+from .mapping import soql_string, soql_time, task_fields, task_record, to_owner, to_task_state
+from .people import ID_CHUNK, USERS_SOQL, Prefetch, read_people, verify_people
 from .settings import Credentials, SalesforceSettings, account_of, load_settings
 
 log = logging.getLogger("cadence.salesforce")
 
 BATCH = 200  # sObject Collections: at most 200 records a request
-ID_CHUNK = 300  # ids per `Id IN (...)` query: ~23 encoded bytes each, well inside the 16 KB URI limit
 KEY_CHUNK = 300  # task keys (27 characters) per `IN (...)` query
 GONE = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND", "INVALID_ID_FIELD"}
 DUPLICATE = {"DUPLICATE_EXTERNAL_ID", "DUPLICATE_VALUE"}
@@ -69,6 +60,7 @@ class SalesforceCRM:
         self._sf: Salesforce | None = None
         self._owners_cache: list[Owner] | None = None
         self._dropped_fields: set[str] = set()
+        self.prefetch = Prefetch()
         self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 
     @classmethod
@@ -125,11 +117,14 @@ class SalesforceCRM:
                 raise sorted_exc from None
         return self._sf
 
-    def _query(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a query, following nextRecordsUrl (each page retried on its own)."""
+    def _query(self, soql: str, *, include_deleted: bool = False,
+               first: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a query, following nextRecordsUrl (each page retried on its own);
+        `first`: its first page, already read (in a Composite request)."""
         sf = self.sf
         timeout = self.settings.request_timeout
-        page = self.call(sf, sf.query, soql, include_deleted=include_deleted, timeout=timeout)
+        page = first if first is not None else self.call(sf, sf.query, soql, include_deleted=include_deleted,
+                                                         timeout=timeout)
         while True:
             yield page.get("records") or []
             if page.get("done", True) or not page.get("nextRecordsUrl"):
@@ -150,76 +145,15 @@ class SalesforceCRM:
             self._sf.session.close()
 
     # ----------------------------------------------------------------- contacts
-    def _contact_fields(self, extra: Sequence[str] = ()) -> list[str]:
-        wanted = [f for f in extra if valid_field_name(f)]
-        fields = contact_fields(self.settings.fields, list(self.settings.extra_fields) + wanted)
-        return [f for f in fields if f not in self._dropped_fields]
-
     def read_contacts(self, ctx: ReadContext) -> Iterator[ContactBatch]:
-        fields = self._contact_fields(ctx.properties)
-        if ctx.since is None:
-            soql = f"SELECT {', '.join(fields)} FROM Contact ORDER BY SystemModstamp, Id"
-            include_deleted = False
-        else:  # queryAll: deleted and merged-away contacts come back too (IsDeleted, MasterRecordId)
-            soql = (f"SELECT {', '.join(fields)} FROM Contact WHERE SystemModstamp >= {soql_time(ctx.since)} "
-                    "ORDER BY SystemModstamp, Id")
-            include_deleted = True
-        try:
-            pages = self._query(soql, include_deleted=include_deleted)
-            first = next(pages, None)
-        except SalesforceMalformedRequest as exc:
-            if error_code(exc) != "INVALID_FIELD" or not self._drop_unknown_fields(fields, ctx.properties):
-                raise FatalCRMError(f"Salesforce refused the contact query: {_message(exc)}") from None
-            yield from self.read_contacts(ctx)
-            return
-        if first is not None:
-            yield self._batch(first)
-        for records in pages:
-            yield self._batch(records)
-
-    def _drop_unknown_fields(self, fields: list[str], optional: Sequence[str]) -> bool:
-        """Fields a config rule names but Contact lacks are left out (with a warning), once.
-        Returns False when a required field is missing (the admin must add it)."""
-        describe = self._restful("sobjects/Contact/describe")
-        known = {f["name"].lower() for f in describe.get("fields", [])}
-        missing = [f for f in fields if "." not in f and f.lower() not in known]
-        if not missing or any(f not in optional and f not in self.settings.extra_fields for f in missing):
-            return False
-        for name in missing:
-            log.warning("a config rule names a field Contact does not have; it reads as empty",
-                        extra={"field": name})
-            self._dropped_fields.add(name)
-        return True
-
-    def _batch(self, records: Sequence[Mapping[str, Any]]) -> ContactBatch:
-        contacts, bad = [], []
-        for record in records:
-            contact, problems = checked_contact(record, self.settings.fields)
-            contacts.append(contact)
-            bad.extend(problems)
-        return ContactBatch(contacts, bad)
+        return read_people(self, ctx)
 
     def verify_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
-        """The requested contacts that are gone: deleted (or emptied from the Recycle Bin) as
-        `Contact(id, deleted=True)`, merged as `Contact(id, merged_into=<winner>)`."""
-        wanted = list(dict.fromkeys(str(i) for i in ids if str(i)))
-        for start in range(0, len(wanted), ID_CHUNK):
-            chunk = wanted[start:start + ID_CHUNK]
-            soql = (f"SELECT Id, IsDeleted, MasterRecordId FROM Contact WHERE Id IN "
-                    f"({', '.join(soql_string(i) for i in chunk)})")
-            seen: dict[str, Mapping[str, Any]] = {}
-            for records in self._query(soql, include_deleted=True):
-                seen.update({str(r["Id"]): r for r in records})
-            for cid in chunk:
-                row = seen.get(cid)
-                if row is None:
-                    yield Contact(id=cid, deleted=True)
-                elif row.get("IsDeleted"):
-                    master = str(row.get("MasterRecordId") or "")
-                    yield Contact(id=cid, merged_into=master) if master else Contact(id=cid, deleted=True)
+        """The requested contacts that are gone (deleted, emptied from the Recycle Bin, merged)."""
+        return verify_people(self, ids)
 
     # -------------------------------------------------------------------- tasks
-    def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
+    def task_changes_soql(self, since: datetime | None) -> str:
         key = self.settings.task_key_field
         where = f"{key} != null"
         if since is not None:
@@ -228,16 +162,19 @@ class SalesforceCRM:
             stamp = soql_time(since)
             where += (f" AND SystemModstamp >= {stamp} AND (IsClosed = true OR IsDeleted = true OR "
                       f"CreatedDate < {stamp})")
-        soql = f"SELECT {', '.join(task_fields(self.settings))} FROM Task WHERE {where} ORDER BY SystemModstamp, Id"
-        for records in self._task_query(soql):
+        return f"SELECT {', '.join(task_fields(self.settings))} FROM Task WHERE {where} ORDER BY SystemModstamp, Id"
+
+    def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
+        first = self.prefetch.take_tasks(since)
+        for records in self._task_query(self.task_changes_soql(since), first=first):
             for record in records:
                 state = to_task_state(record, self.settings)
                 if state is not None:
                     yield state
 
-    def _task_query(self, soql: str) -> Iterator[list[dict[str, Any]]]:
+    def _task_query(self, soql: str, first: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         try:
-            yield from self._query(soql, include_deleted=True)
+            yield from self._query(soql, include_deleted=True, first=first)
         except (SalesforceMalformedRequest, SalesforceResourceNotFound) as exc:
             raise FatalCRMError(f"Salesforce refused the task query ({_message(exc)}): run `cadence setup "
                                 "salesforce` to see what the org is missing") from None
@@ -280,6 +217,7 @@ class SalesforceCRM:
         return found
 
     def create_tasks(self, tasks: Sequence[CreateTask]) -> list[WriteResult]:
+        self.prefetch.tasks = None  # a task read prefetched before this write would miss it
         if len(tasks) > BATCH:
             raise ValueError(f"at most {BATCH} tasks per batch")
         if not tasks:
@@ -293,6 +231,7 @@ class SalesforceCRM:
 
     def close_tasks(self, tasks: Sequence[CloseTask]) -> list[WriteResult]:
         """Set the closed Status on open tasks, 200 a request. A task already gone counts as closed."""
+        self.prefetch.tasks = None
         results = {t.key: WriteResult(t.key, ok=True) for t in tasks if not t.crm_id}
         with_ids = list({t.key: t for t in tasks if t.crm_id}.values())
         for start in range(0, len(with_ids), BATCH):
@@ -357,8 +296,8 @@ class SalesforceCRM:
     def list_owners(self) -> list[Owner]:
         """Active users, read once per adapter (one sync run) and cached."""
         if self._owners_cache is None:
-            soql = "SELECT Id, FirstName, LastName, Email, TimeZoneSidKey FROM User WHERE IsActive = true"
-            self._owners_cache = [to_owner(r) for records in self._query(soql) for r in records]
+            first = self.prefetch.take_users()
+            self._owners_cache = [to_owner(r) for records in self._query(USERS_SOQL, first=first) for r in records]
         return self._owners_cache
 
     # -------------------------------------------------------------------- setup

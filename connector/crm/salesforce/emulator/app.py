@@ -30,6 +30,7 @@ from connector.crm.hubspot.emulator.faults import Faults
 from connector.crm.hubspot.emulator.requestlog import LogEntry, RequestLog
 from connector.crm.hubspot.emulator.router import Response
 
+from . import composite
 from . import schema as sch
 from .soql import SoqlError, parse, parse_datetime, sort_key
 
@@ -419,6 +420,8 @@ class SalesforceEmulator:
         if rest.startswith("/composite/sobjects/"):
             obj_field = rest[len("/composite/sobjects/"):]
             return f"{method} /composite/sobjects/{obj_field}", True
+        if rest.rstrip("/") == "/composite":
+            return f"{method} /composite", False
         if rest.rstrip("/") == "/composite/sobjects":
             return f"{method} /composite/sobjects", True
         if rest.endswith("/describe") or rest.endswith("/describe/"):
@@ -533,6 +536,8 @@ class SalesforceEmulator:
             return Response(200, {"DailyApiRequests": {"Max": self.api_max, "Remaining": self.api_max - self.api_used}})
         if method == "GET" and len(parts) == 3 and parts[0] == "sobjects" and parts[2] == "describe":
             return Response(200, self._describe(parts[1]))
+        if method == "POST" and parts == ["composite"]:
+            return Response(200, composite.serve(self, body))
         if parts[:2] == ["composite", "sobjects"]:
             data = json.loads(body or b"{}")
             if not isinstance(data, dict) or not isinstance(data.get("records"), list):
