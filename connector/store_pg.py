@@ -161,7 +161,7 @@ class PostgresStore(SQLiteStore):
                 self.db.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, key))
 
     def _acquire(self) -> int:
-        from .sync import LockHeld
+        from .runlock import LockHeld
 
         key = _account_key(self.account)
         row = self.db.execute("SELECT pg_try_advisory_lock(%s, %s) AS ok", (_LOCK_SPACE, key)).fetchone()

@@ -242,7 +242,7 @@ class SQLiteStore:
 
     @staticmethod
     def _run_lock(path: Path, account: str) -> Any:
-        from .sync import RunLock
+        from .runlock import RunLock
 
         lock = RunLock.for_state(path, account)
         lock.acquire(account)

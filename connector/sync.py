@@ -13,58 +13,46 @@ The order is what makes the sync safe to kill at any instant:
    `unknown` just before it is sent and its results recorded right after.
 6. Move the cursors (never past the run's start) and log the run.
 
+Where each step lives: 1 in connector/runlock.py (or the store's own lock), 2 and the sweep
+(3b) in connector/reconcile.py, 5 in connector/sync_push.py; 3, 4 and 6 here.
+
 `plan_only=True` runs steps 2-4 against a private in-memory copy of the state and tells
 the CRM it is a dry run: nothing is written anywhere.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import islice
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sequences.capacity import day_counts
 from sequences.config import Condition, Config, Rule
 from sequences.pacing import queue_reach
-from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot, TaskStatus
+from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot
 
-from .crm.base import (
-    CRM,
-    ChecksTasks,
-    CRMError,
-    FatalCRMError,
-    FindsTasksByContact,
-    ReadContext,
-    RestoresMissingTasks,
-    RetryLaterError,
-    UnreadableInput,
-    VerifiesContacts,
-    WriteResult,
-)
+from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .logs import fields, redact
-from .massexit import MassExitHeld, MassExitLimit, Vanished
-from .massexit import check as check_mass_exit
-from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, Store
+from .massexit import MassExitHeld, MassExitLimit
+from .reconcile import reconcile_unknown, restore_missing_tasks, sweep
+from .runlock import LockHeld
+from .store import CLOSED, Store
 from .store_factory import StateLocation, open_store, state_location
-from .sync_report import CloseItem, NoteItem, SyncReport, fill_names, task_item
+from .sync_push import Pusher, report_pending
+from .sync_report import NoteItem, SyncReport, fill_names
 
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
-SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
 PLAN_PAGE = 500
 OWNERS_MAX_AGE = timedelta(hours=1)  # owners change rarely: re-read them at most hourly
 PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
-RECONCILE_PAGE = 100
 KILL_ENV = "CADENCE_TEST_KILL_AT"
 PAUSE_ENV = "CADENCE_TEST_PAUSE_AT"
 KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
@@ -74,53 +62,11 @@ _NOTE_COUNTS = {"queue": "queued", "plan": "planned_in_state", "unreachable": "u
 
 Planner = Callable[[Config, Snapshot, datetime], Iterable[ContactPlan]]
 
-
-class LockHeld(Exception):
-    """Another sync for this account is running."""
+__all__ = ["KILL_POINTS", "LockHeld", "SyncStopped", "run_sync"]  # LockHeld: what run_sync raises (connector/runlock.py)
 
 
 class SyncStopped(Exception):
     """Raised inside a run when the stop event is set (SIGTERM/SIGINT)."""
-
-
-# ------------------------------------------------------------------------- run lock
-
-
-class RunLock:
-    """An OS file lock beside the state file, held for the whole run (released if the process dies)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    @classmethod
-    def for_state(cls, state: Path, account: str) -> RunLock:
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", account)[:80] or "default"
-        return cls(state.with_name(f"{state.name}.{safe}.lock"))
-
-    def acquire(self, account: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown process"
-            handle.close()
-            raise LockHeld(
-                f"another sync for account {account!r} is running ({holder}); lock file {self.path}"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
 
 
 # -------------------------------------------------------------------------- helpers
@@ -134,11 +80,6 @@ def _test_hook(point: str) -> None:
     pause = os.environ.get(PAUSE_ENV, "")
     if pause.partition(":")[0] == point:
         time.sleep(float(pause.partition(":")[2] or 1))
-
-
-def _chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def needed_properties(config: Config) -> list[str]:
@@ -177,7 +118,9 @@ def _default_planner() -> Planner:
 # ------------------------------------------------------------------------------ run
 
 
-class _Run:
+class SyncRun:
+    """The steps of one sync run, in the order that makes it safe to kill (see the module's docstring)."""
+
     def __init__(self, config: Config, crm: CRM, store: Store, report: SyncReport, now: datetime,
                  planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None,
                  mass_exit: MassExitLimit | None = None):
@@ -185,40 +128,14 @@ class _Run:
         self.mass_exit = mass_exit or MassExitLimit()
         self.now, self.planner, self.stop, self.plan_only = now, planner, stop, plan_only
         self.progress = progress or (lambda *a: None)
-        self.caps = crm.capabilities
         self.swept = False
-        self.sent: set[str] = set()  # keys sent this run
-        self.closing: set[str] = set()  # closes sent this run
-        self.batches_sent = 0
+        self.pusher = Pusher(crm, store, report, now, check_stop=self.check_stop, progress=self.progress, hook=_test_hook)
+        self.push_closes = self.pusher.push_closes
+        self.push_creates = self.pusher.push_creates
 
     def check_stop(self) -> None:
         if self.stop.is_set():
             raise SyncStopped()
-
-    # -- 2. reconcile
-    def reconcile(self) -> None:
-        # a CRM that can look tasks up through their contacts answers without search lag
-        by_contact = self.crm if isinstance(self.crm, FindsTasksByContact) else None
-        lag = timedelta(seconds=0 if by_contact is not None else self.caps.search_lag_seconds)
-        after = ""
-        while rows := self.store.ledger([UNKNOWN], limit=RECONCILE_PAGE, after=after):
-            after = rows[-1].key
-            ready = {r.key for r in rows if r.sent_at is None or self.now - r.sent_at >= lag}
-            waiting = len(rows) - len(ready)
-            if waiting:
-                self.report.counts["unknown_waiting"] += waiting
-            if not ready:
-                continue
-            if by_contact is not None:
-                answer = by_contact.find_tasks_for_contacts({r.key: r.contact_id for r in rows if r.key in ready})
-            else:
-                answer = self.crm.find_tasks(sorted(ready))
-            found = {k: v for k, v in answer.items() if k in ready}
-            missing = sorted(ready - set(found))
-            self.store.resolve(found, missing, self.now)
-            self.report.counts["reconciled_found"] += len(found)
-            self.report.counts["reconciled_missing"] += len(missing)
-            log.info("reconciled unknown writes", extra=fields(found=len(found), missing=len(missing), waiting=waiting))
 
     # -- 3. read
     def read_contacts(self) -> None:
@@ -358,88 +275,6 @@ class _Run:
             self.report.add("skipped" if note.kind == "skip" else "notes", item)
         self.store.clear_needs_plan([cp.contact_id])
 
-    # -- 5. push
-    def push_closes(self) -> None:
-        size = self.caps.max_batch
-        after = ""
-        while rows := self.store.closes_due(limit=size, after=after):
-            after = rows[-1].key
-            unsent = [r for r in rows if r.status in (PENDING, FAILED)]
-            if unsent:
-                self.store.close_unsent([r.key for r in unsent], self.now)
-                for r in unsent:
-                    self.report.add("closed", CloseItem(r.key, r.contact_id, "", f"{r.close_reason} (never sent)"))
-            sendable = [r for r in rows if r.status == CREATED and r.key not in self.closing]
-            self.closing.update(r.key for r in sendable)  # a failed close waits for the next run
-            if sendable:
-                self.check_stop()
-                results = self._call(self.crm.close_tasks, [r.close_request() for r in sendable])
-                self.store.record_closes(results, self.now)
-                for row, res in zip(sendable, results, strict=True):
-                    if res.ok:
-                        self.report.add("closed", CloseItem(row.key, row.contact_id, "", row.close_reason))
-                    else:
-                        self.report.error(f"close {row.key} (contact {row.contact_id}): {res.error}")
-
-    def push_creates(self, final: bool = True) -> None:
-        """Send pending creates in batches; until `final`, only full batches (no half-empty requests)."""
-        size = self.caps.max_batch
-        after = ""
-        batches = 0
-        sent = 0
-        while rows := self.store.ledger([PENDING], limit=size, after=after):
-            after = rows[-1].key
-            rows = [r for r in rows if r.key not in self.sent]  # a retryable failure waits for the next run
-            if not rows:
-                continue
-            if not final and len(rows) < size:
-                break
-            if self.batches_sent:
-                _test_hook("between_batches")
-            self.check_stop()
-            tasks = [r.task for r in rows]
-            self.sent.update(t.key for t in tasks)
-            self.batches_sent += 1
-            self.store.mark_sending([t.key for t in tasks], self.now)
-            # if this raises, the rows stay `unknown`: the next run reconciles them before resending
-            results = self._call(self.crm.create_tasks, tasks)
-            _test_hook("after_crm_write")
-            self.store.record_creates(results, self.now)
-            batches += 1
-            sent += len(tasks)
-            self.progress("creating tasks", sent, None)
-            for task, res in zip(tasks, results, strict=True):
-                if res.ok:
-                    self.report.add("created", task_item(task, res.crm_id))
-                elif res.unknown:
-                    self.report.counts["unknown"] += 1
-                    self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
-                else:
-                    self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
-                                      + (" (will retry)" if res.retryable else ""))
-
-    @staticmethod
-    def _call(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequence[Any]) -> list[WriteResult]:
-        """One batch call; results missing or out of order become `unknown` (never assumed failed)."""
-        results = list(method(items))
-        by_key = {r.key: r for r in results}
-        if len(results) == len(items) and all(r.key == i.key for r, i in zip(results, items, strict=True)):
-            return results
-        return [by_key.get(i.key) or WriteResult(i.key, False, error="no result for this item", unknown=True) for i in items]
-
-    def report_pending(self) -> None:
-        """plan_only: list what a sync would send now (new intents and leftovers)."""
-        after = ""
-        while rows := self.store.ledger([PENDING], limit=1000, after=after):
-            after = rows[-1].key
-            for r in rows:
-                self.report.add("created", task_item(r.task, ""))
-        after = ""
-        while rows := self.store.closes_due(limit=1000, after=after):
-            after = rows[-1].key
-            for r in rows:
-                self.report.add("closed", CloseItem(r.key, r.contact_id, "", r.close_reason))
-
     # -- 6. cursors
     def move_cursors(self) -> None:
         _test_hook("before_cursor")
@@ -449,65 +284,20 @@ class _Run:
                 value = max(previous, self.now) if previous else self.now
                 self.store.set_cursor(name, value, self.now)
 
-    # -- 3b. sweep: what an incremental read cannot see (deleted or merged contacts, deleted tasks)
-    def sweep(self) -> None:
-        verify = self.crm if isinstance(self.crm, VerifiesContacts) else None
-        check = self.crm if isinstance(self.crm, ChecksTasks) else None
-        last = self.store.cursor("sweep")
-        every = self.caps.sweep_every if self.caps.sweep_every is not None else SWEEP_EVERY
-        if (verify is None and check is None) or (last is not None and self.now - last < every):
-            return
-        live = self.store.live_contact_ids()
-        gone = list(verify.verify_contacts(live)) if verify is not None and live else []
-        open_tasks = self.store.open_task_ids() if check is not None else {}
-        states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
-        self.hold_mass_exit(len(live), gone, states)
-        if gone:
-            self.store.upsert_contacts(gone, self.now)
-            self.store.mark_needs_plan([c.id for c in gone])
-        self.report.counts["contacts_gone"] += len(gone)
-        if states:
-            self.store.mark_needs_plan(self.store.apply_task_states(states, self.now))
-        self.swept = True
-
-    def hold_mass_exit(self, active: int, gone: Sequence[Contact], states: Sequence[Any]) -> None:
-        """The safety valve (connector.massexit): raises MassExitHeld before anything is applied."""
-        deleted = [s.key for s in states if s.status is TaskStatus.DELETED]
-        owners = {r.key: r.contact_id for r in map(self.store.get, deleted) if r is not None}
-        seen = Vanished(active=active, contacts=[c.id for c in gone], tasks=sorted(set(owners.values())))
-        check_mass_exit(seen, self.mass_exit)
-
-    def restore_missing_tasks(self) -> None:
-        """Open tasks whose row vanished from the CRM's file (a stale copy saved over it) are
-        written back from the state: a missing row is never a deletion."""
-        missing = self.crm.missing_tasks() if isinstance(self.crm, RestoresMissingTasks) else []
-        rows = [r for r in map(self.store.get, missing) if r is not None and r.status == CREATED]
-        for batch in _chunked(rows, self.caps.max_batch):
-            results = [WriteResult(r.key, True, crm_id=r.crm_id) for r in batch]
-            if not self.plan_only:
-                results = self._call(self.crm.create_tasks, [r.task for r in batch])
-            for row, res in zip(batch, results, strict=True):
-                if res.ok:
-                    self.report.counts["tasks_restored"] += 1
-                    self.report.add("notes", NoteItem(row.contact_id, "", "restore", row.task.cadence_id, row.task.step_id,
-                                                      "its task row was missing from the tasks file: written back, still open"))
-                else:
-                    self.report.error(f"restore {row.key} (contact {row.contact_id}): {res.error}")
-
     def execute(self) -> None:
-        self.reconcile()
+        reconcile_unknown(self.crm, self.store, self.report, self.now)  # 2.
         self.check_stop()
         self.read_contacts()
         self.check_stop()
         self.read_tasks()
         self.check_stop()
-        self.sweep()
+        self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit)  # 3b.
         self.check_stop()
-        self.restore_missing_tasks()
+        restore_missing_tasks(self.crm, self.store, self.report, plan_only=self.plan_only)
         self.check_stop()
         self.plan()  # records intents and, unless a dry run, pushes them chunk by chunk
         if self.plan_only:
-            self.report_pending()
+            report_pending(self.store, self.report)
             return
         self.move_cursors()
 
@@ -567,7 +357,7 @@ def run_sync(
         try:
             report.run_id = store.start_run(now, plan_only=plan_only)
             log.info("run started", extra=fields(account=account, run=report.run_id, plan_only=plan_only, now=now.isoformat()))
-            run = _Run(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
+            run = SyncRun(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
                        _mass_exit_limit(config, allow_mass_exit))
             error = ""
             try:

@@ -26,9 +26,10 @@ from connector.configfile import load_config
 from connector.crm.base import CRMError, WriteResult
 from connector.crm.local import LocalCRM
 from connector.logs import JsonFormatter, KeyValueFormatter, RedactSecrets, fields, setup_logging
+from connector.runlock import RunLock
 from connector.service import Schedule, parse_every, serve
 from connector.store_sqlite import SQLiteStore
-from connector.sync import LockHeld, RunLock, run_sync
+from connector.sync import LockHeld, run_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 MONDAY = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # 09:00 in New York

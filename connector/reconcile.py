@@ -1,0 +1,108 @@
+"""What an incremental sync cannot see by reading changes: steps 2 and 3b of a run.
+
+- writes an earlier run left `unknown` (sent, outcome never recorded): looked up in the CRM
+  and resolved before anything is re-sent;
+- the sweep, at most once per interval: contacts deleted or merged, tasks deleted, behind the
+  mass-change valve (connector/massexit.py);
+- task rows missing from a file a person edits: written back, never taken as deletions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sequences.records import Contact, TaskStatus
+
+from .crm.base import CRM, ChecksTasks, FindsTasksByContact, RestoresMissingTasks, VerifiesContacts, WriteResult
+from .logs import fields
+from .massexit import MassExitLimit, Vanished
+from .massexit import check as check_mass_exit
+from .store import CREATED, UNKNOWN, Store
+from .sync_push import call_batch
+from .sync_report import NoteItem, SyncReport
+
+log = logging.getLogger("connector.sync")  # one run's log lines under one name
+
+SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
+RECONCILE_PAGE = 100
+
+
+def reconcile_unknown(crm: CRM, store: Store, report: SyncReport, now: datetime) -> None:
+    """Resolve ledger rows left `unknown`: found in the CRM -> created; not found -> pending again,
+    but only once the CRM's search lag has passed since they were sent."""
+    # a CRM that can look tasks up through their contacts answers without search lag
+    by_contact = crm if isinstance(crm, FindsTasksByContact) else None
+    lag = timedelta(seconds=0 if by_contact is not None else crm.capabilities.search_lag_seconds)
+    after = ""
+    while rows := store.ledger([UNKNOWN], limit=RECONCILE_PAGE, after=after):
+        after = rows[-1].key
+        ready = {r.key for r in rows if r.sent_at is None or now - r.sent_at >= lag}
+        waiting = len(rows) - len(ready)
+        if waiting:
+            report.counts["unknown_waiting"] += waiting
+        if not ready:
+            continue
+        if by_contact is not None:
+            answer = by_contact.find_tasks_for_contacts({r.key: r.contact_id for r in rows if r.key in ready})
+        else:
+            answer = crm.find_tasks(sorted(ready))
+        found = {k: v for k, v in answer.items() if k in ready}
+        missing = sorted(ready - set(found))
+        store.resolve(found, missing, now)
+        report.counts["reconciled_found"] += len(found)
+        report.counts["reconciled_missing"] += len(missing)
+        log.info("reconciled unknown writes", extra=fields(found=len(found), missing=len(missing), waiting=waiting))
+
+
+def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: MassExitLimit) -> bool:
+    """Look for deleted or merged contacts and deleted tasks, when the sweep is due and the CRM
+    can tell; True when it ran (the run then moves the sweep cursor)."""
+    verify = crm if isinstance(crm, VerifiesContacts) else None
+    check = crm if isinstance(crm, ChecksTasks) else None
+    last = store.cursor("sweep")
+    every = crm.capabilities.sweep_every if crm.capabilities.sweep_every is not None else SWEEP_EVERY
+    if (verify is None and check is None) or (last is not None and now - last < every):
+        return False
+    live = store.live_contact_ids()
+    gone = list(verify.verify_contacts(live)) if verify is not None and live else []
+    open_tasks = store.open_task_ids() if check is not None else {}
+    states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
+    _hold_mass_exit(store, len(live), gone, states, mass_exit)
+    if gone:
+        store.upsert_contacts(gone, now)
+        store.mark_needs_plan([c.id for c in gone])
+    report.counts["contacts_gone"] += len(gone)
+    if states:
+        store.mark_needs_plan(store.apply_task_states(states, now))
+    return True
+
+
+def _hold_mass_exit(store: Store, active: int, gone: Sequence[Contact], states: Sequence[Any], limit: MassExitLimit) -> None:
+    """The safety valve (connector.massexit): raises MassExitHeld before anything is applied."""
+    deleted = [s.key for s in states if s.status is TaskStatus.DELETED]
+    owners = {r.key: r.contact_id for r in map(store.get, deleted) if r is not None}
+    seen = Vanished(active=active, contacts=[c.id for c in gone], tasks=sorted(set(owners.values())))
+    check_mass_exit(seen, limit)
+
+
+def restore_missing_tasks(crm: CRM, store: Store, report: SyncReport, *, plan_only: bool) -> None:
+    """Open tasks whose row vanished from the CRM's file (a stale copy saved over it) are
+    written back from the state: a missing row is never a deletion."""
+    missing = crm.missing_tasks() if isinstance(crm, RestoresMissingTasks) else []
+    rows = [r for r in map(store.get, missing) if r is not None and r.status == CREATED]
+    size = crm.capabilities.max_batch
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        results = [WriteResult(r.key, True, crm_id=r.crm_id) for r in batch]
+        if not plan_only:
+            results = call_batch(crm.create_tasks, [r.task for r in batch])
+        for row, res in zip(batch, results, strict=True):
+            if res.ok:
+                report.counts["tasks_restored"] += 1
+                report.add("notes", NoteItem(row.contact_id, "", "restore", row.task.cadence_id, row.task.step_id,
+                                             "its task row was missing from the tasks file: written back, still open"))
+            else:
+                report.error(f"restore {row.key} (contact {row.contact_id}): {res.error}")

@@ -1,0 +1,110 @@
+"""The push side of a sync run: closes, then creates, in batches of the CRM's size.
+
+Every write was recorded as an intent before this runs (connector/sync.py). Each create
+batch is marked `unknown` just before it is sent and its results are recorded right after:
+a run killed in between leaves rows the next run reconciles (connector/reconcile.py)
+before anything is re-sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .crm.base import CRM, WriteResult
+from .store import CREATED, FAILED, PENDING, Store
+from .sync_report import CloseItem, SyncReport, task_item
+
+
+def call_batch(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequence[Any]) -> list[WriteResult]:
+    """One batch call; results missing or out of order become `unknown` (never assumed failed)."""
+    results = list(method(items))
+    by_key = {r.key: r for r in results}
+    if len(results) == len(items) and all(r.key == i.key for r, i in zip(results, items, strict=True)):
+        return results
+    return [by_key.get(i.key) or WriteResult(i.key, False, error="no result for this item", unknown=True) for i in items]
+
+
+class Pusher:
+    """Sends a run's recorded closes and creates; remembers what it sent so that a write that
+    failed (retryably) waits for the next run instead of being re-sent within this one."""
+
+    def __init__(self, crm: CRM, store: Store, report: SyncReport, now: datetime, *,
+                 check_stop: Callable[[], None], progress: Callable[..., None], hook: Callable[[str], None]):
+        self.crm, self.store, self.report, self.now = crm, store, report, now
+        self.check_stop, self.progress, self.hook = check_stop, progress, hook
+        self.size = crm.capabilities.max_batch
+        self.sent: set[str] = set()  # keys sent this run
+        self.closing: set[str] = set()  # closes sent this run
+        self.batches_sent = 0
+
+    def push_closes(self) -> None:
+        after = ""
+        while rows := self.store.closes_due(limit=self.size, after=after):
+            after = rows[-1].key
+            unsent = [r for r in rows if r.status in (PENDING, FAILED)]
+            if unsent:
+                self.store.close_unsent([r.key for r in unsent], self.now)
+                for r in unsent:
+                    self.report.add("closed", CloseItem(r.key, r.contact_id, "", f"{r.close_reason} (never sent)"))
+            sendable = [r for r in rows if r.status == CREATED and r.key not in self.closing]
+            self.closing.update(r.key for r in sendable)  # a failed close waits for the next run
+            if sendable:
+                self.check_stop()
+                results = call_batch(self.crm.close_tasks, [r.close_request() for r in sendable])
+                self.store.record_closes(results, self.now)
+                for row, res in zip(sendable, results, strict=True):
+                    if res.ok:
+                        self.report.add("closed", CloseItem(row.key, row.contact_id, "", row.close_reason))
+                    else:
+                        self.report.error(f"close {row.key} (contact {row.contact_id}): {res.error}")
+
+    def push_creates(self, final: bool = True) -> None:
+        """Send pending creates in batches; until `final`, only full batches (no half-empty requests)."""
+        size = self.size
+        after = ""
+        sent = 0
+        while rows := self.store.ledger([PENDING], limit=size, after=after):
+            after = rows[-1].key
+            rows = [r for r in rows if r.key not in self.sent]  # a retryable failure waits for the next run
+            if not rows:
+                continue
+            if not final and len(rows) < size:
+                break
+            if self.batches_sent:
+                self.hook("between_batches")
+            self.check_stop()
+            tasks = [r.task for r in rows]
+            self.sent.update(t.key for t in tasks)
+            self.batches_sent += 1
+            self.store.mark_sending([t.key for t in tasks], self.now)
+            # if this raises, the rows stay `unknown`: the next run reconciles them before resending
+            results = call_batch(self.crm.create_tasks, tasks)
+            self.hook("after_crm_write")
+            self.store.record_creates(results, self.now)
+            sent += len(tasks)
+            self.progress("creating tasks", sent, None)
+            for task, res in zip(tasks, results, strict=True):
+                if res.ok:
+                    self.report.add("created", task_item(task, res.crm_id))
+                elif res.unknown:
+                    self.report.counts["unknown"] += 1
+                    self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
+                else:
+                    self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
+                                      + (" (will retry)" if res.retryable else ""))
+
+
+def report_pending(store: Store, report: SyncReport) -> None:
+    """A dry run: list what a sync would send now (new intents and leftovers)."""
+    after = ""
+    while rows := store.ledger([PENDING], limit=1000, after=after):
+        after = rows[-1].key
+        for r in rows:
+            report.add("created", task_item(r.task, ""))
+    after = ""
+    while rows := store.closes_due(limit=1000, after=after):
+        after = rows[-1].key
+        for r in rows:
+            report.add("closed", CloseItem(r.key, r.contact_id, "", r.close_reason))
