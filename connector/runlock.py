@@ -1,18 +1,20 @@
 """The account's single-runner lock for the SQLite state: a file lock beside the state file.
 
-Held for the whole run and released by the OS if the process dies; a second run for the same
+An OS lock (filelock: flock on POSIX, LockFileEx on Windows), held for the whole run and
+released by the OS if the process dies; a second run for the same
 account gives up at once with LockHeld (the PostgreSQL store raises the same error from its
 advisory lock, connector/store_pg.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
+
+from filelock import lock_descriptor, unlock_descriptor
 
 
 class LockHeld(Exception):
@@ -35,10 +37,12 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown process"
+            locked = lock_descriptor(handle.fileno(), blocking=False)
+        except BaseException:
+            handle.close()
+            raise
+        if not locked:
+            holder = _holder(handle)
             handle.close()
             raise LockHeld(
                 f"another sync for account {account!r} is running ({holder}); lock file {self.path}"
@@ -51,6 +55,15 @@ class RunLock:
 
     def release(self) -> None:
         if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            unlock_descriptor(self._handle.fileno())
             self._handle.close()
             self._handle = None
+
+
+def _holder(handle: IO[str]) -> str:
+    """Who holds the lock, as its holder wrote it (Windows may refuse to read the locked byte)."""
+    try:
+        handle.seek(0)
+        return handle.read().strip() or "unknown process"
+    except OSError:
+        return "unknown process"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import io
 import os
 from collections import deque
@@ -18,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from filelock import lock_descriptor, unlock_descriptor
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,14 +227,15 @@ def _append_once(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive OS lock on `<path>.lock` for a short read-merge-write (blocking)."""
+    """An exclusive OS lock on `<path>.lock` for a short read-merge-write (blocking; filelock:
+    flock on POSIX, LockFileEx on Windows)."""
     lock_path = path.with_name(f".{path.name}.lock")
     with open(lock_path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        lock_descriptor(handle.fileno())
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            unlock_descriptor(handle.fileno())
 
 
 def stat_signature(path: Path) -> tuple[int, int] | None:
