@@ -1,4 +1,5 @@
-"""What `cadence check` finds beyond a config's shape: calling hours and the local CRM's files.
+"""What `cadence check` finds beyond a config's shape: calling hours, the local CRM's files,
+and the Salesforce settings.
 
 - A call window reaching outside 08:00-21:00 (the US TCPA calling hours) is a *warning*:
   the config loads, and calls are narrowed to fit, but the config says something it will
@@ -82,6 +83,11 @@ def deeper_problems(loaded: LoadedConfig) -> tuple[list[Problem], list[Problem]]
                 add(warnings, ["cadences", c_index, "steps", s_index, "window"],
                     f"{step.window} goes outside the legal calling hours {legal}: this call is kept within {legal}")
 
+    if config.crm.type == "salesforce":  # the plugin's own checks, no secret needed
+        from connector.crm.salesforce.settings import settings_problems
+
+        for where, message in settings_problems(config.crm.model_dump(exclude={"type"}))[1]:
+            add(errors, ["crm", *where], message)
     if config.crm.type == "local":
         settings = config.crm.model_dump()
         base = Path(loaded.directory)

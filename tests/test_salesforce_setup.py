@@ -127,3 +127,24 @@ def test_account_from_the_config_alone() -> None:
             crm = make_crm(emu, auth)
             raw = crm.settings.model_dump()
             assert crm.account_id() == SalesforceCRM.account_for(raw, env=env_for(emu, auth))
+
+
+def test_check_reports_bad_salesforce_settings_at_their_keys(tmp_path: Path) -> None:
+    """`cadence check` validates the crm: block of a Salesforce config without any secret: each problem at its
+    file:line:col and key, exit 2."""
+    config = tmp_path / "cadence.yaml"
+    config.write_text(CONFIG.replace("  domain: acme.my\n", "  domain: login\n  objects: [Contact, Lead, Lead]\n"),
+                      encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFORCE_")}
+    check = subprocess.run([sys.executable, "-m", "connector.cli", "check", str(config)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 2 and "Traceback" not in check.stderr
+    assert check.stderr.splitlines() == [
+        f"{config}:5:12: crm.objects: each object once (Contact, Lead)",
+        f"{config}:4:11: crm.domain: the client credentials flow signs in at your My Domain (e.g. acme.my), not login "
+        "or test"]
+    config.write_text(CONFIG.replace("  domain: acme.my\n", "  domain: acme.my\n  objects: [Contact, Lead]\n"),
+                      encoding="utf-8")
+    ok = subprocess.run([sys.executable, "-m", "connector.cli", "check", str(config)], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr

@@ -59,7 +59,7 @@ class SalesforceCRM:
         self.call = Caller(self.budget, max_retries=settings.max_retries, backoff=backoff, sleep=sleep)
         self._sf: Salesforce | None = None
         self._owners_cache: list[Owner] | None = None
-        self._dropped_fields: set[str] = set()
+        self._dropped_fields: dict[str, set[str]] = {}  # object -> fields a rule names that it lacks
         self.prefetch = Prefetch()
         self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 

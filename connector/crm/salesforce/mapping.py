@@ -18,6 +18,9 @@ from .settings import ContactFields, SalesforceSettings
 
 UTC = timezone.utc
 SYSTEM_FIELDS = ["Id", "IsDeleted", "MasterRecordId", "SystemModstamp"]
+LEAD_FIELDS = ["IsConverted", "ConvertedContactId"]
+SYNTHETIC = {"sobject"}  # a property the adapter sets (Contact or Lead), never a field to query
+USER_PREFIX = "005"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
@@ -51,9 +54,11 @@ def valid_field_name(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def contact_fields(p: ContactFields, extra: list[str]) -> list[str]:
+def contact_fields(p: ContactFields, extra: list[str], sobject: str = "Contact") -> list[str]:
     names = [v for v in p.model_dump().values() if v] + SYSTEM_FIELDS + list(extra)
-    return sorted(set(names), key=lambda n: (n != "Id", n))
+    if sobject == "Lead":
+        names += LEAD_FIELDS
+    return sorted({n for n in names if n not in SYNTHETIC}, key=lambda n: (n != "Id", n))
 
 
 def _get(record: Mapping[str, Any], name: str) -> Any:
@@ -74,10 +79,16 @@ def _text(record: Mapping[str, Any], name: str) -> str:
     return str(value).strip() if value is not True else "true"
 
 
-def to_contact(record: Mapping[str, Any], p: ContactFields) -> Contact:
+def to_contact(record: Mapping[str, Any], p: ContactFields, sobject: str = "Contact") -> Contact:
+    """A Contact or Lead as the engine's contact (the id tells them apart: 003 / 00Q). Gone:
+    deleted, merged (`merged_into` the winner), or a converted Lead: `merged_into` its Contact,
+    so its enrollment ends like a merged-away contact's (its open task closed)."""
     cid = str(record["Id"])
     if record.get("IsDeleted"):
         return Contact(id=cid, deleted=not record.get("MasterRecordId"), merged_into=str(record.get("MasterRecordId") or ""))
+    if record.get("IsConverted"):
+        converted = str(record.get("ConvertedContactId") or "")
+        return Contact(id=cid, merged_into=converted) if converted else Contact(id=cid, deleted=True)
     opted: set[str] = set()
     if _text(record, p.email_optout) == "true":
         opted.add("email")
@@ -93,12 +104,15 @@ def to_contact(record: Mapping[str, Any], p: ContactFields) -> Contact:
                     properties[f"{key}.{sub}"] = str(sub_value)
         else:
             properties[key] = "true" if value is True else "false" if value is False else str(value)
+    properties["sobject"] = sobject
+    owner = _text(record, p.owner_id)
     zone = _text(record, p.timezone)
     return Contact(
         id=cid, first_name=_text(record, p.first_name), last_name=_text(record, p.last_name),
         email=_text(record, p.email), phone=_text(record, p.phone) or _text(record, p.mobile_phone),
         company=_text(record, p.company), title=_text(record, p.title), linkedin_url=_text(record, p.linkedin_url),
-        owner_id=_text(record, p.owner_id), timezone=zone if zone_or_none(zone) else "",
+        owner_id=owner if owner.startswith(USER_PREFIX) else "",  # a queue owns no tasks: unowned
+        timezone=zone if zone_or_none(zone) else "",
         country=country_code(_text(record, p.country)), subdivision=_text(record, p.subdivision),
         lead_status=_text(record, p.lead_status), lifecycle_stage=_text(record, p.lifecycle_stage),
         opted_out=frozenset(opted), do_not_contact=_text(record, p.do_not_contact) == "true",
@@ -108,12 +122,13 @@ def to_contact(record: Mapping[str, Any], p: ContactFields) -> Contact:
     )
 
 
-def checked_contact(record: Mapping[str, Any], p: ContactFields) -> tuple[Contact, list[BadRecord]]:
+def checked_contact(record: Mapping[str, Any], p: ContactFields,
+                    sobject: str = "Contact") -> tuple[Contact, list[BadRecord]]:
     """The contact, with unusable values dropped to empty and each drop reported (never fatal)."""
-    contact = to_contact(record, p)
+    contact = to_contact(record, p, sobject)
     if contact.deleted or contact.merged_into:
         return contact, []
-    source = f"salesforce Contact {contact.id}"
+    source = f"salesforce {sobject} {contact.id}"
     bad: list[BadRecord] = []
     changes: dict[str, Any] = {}
     raw_zone = _text(record, p.timezone)

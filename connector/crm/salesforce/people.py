@@ -1,7 +1,12 @@
-"""Reading people from Salesforce: Contacts by `SystemModstamp`, and the sweep's check of known ids.
+"""Reading people from Salesforce: Contacts (and Leads when `crm.objects` has Lead) by
+`SystemModstamp`, and the sweep's check of known ids.
+
+Ids stay Salesforce's own: a Contact's starts 003, a Lead's 00Q, so they never clash, and a
+task's WhoId takes either. A first read skips converted Leads; a later read sees a Lead's
+conversion as the Lead merged into its new Contact (`mapping.to_contact`).
 
 A run's reads open with one Composite request (one API call, up to 5 queries): the first
-page of the people query, the task changes since the same cursor, and the active users
+page of each people query, the task changes since the same cursor, and the active users
 when this adapter has not read them yet. The rest of each result follows `nextRecordsUrl`
 as usual. `read_task_changes` and `list_owners` are then answered from that request when
 they come right after (see `Prefetch`); any failed subrequest is simply run again on its
@@ -23,14 +28,14 @@ from connector.crm.base import ContactBatch, FatalCRMError, ReadContext
 from sequences.records import Contact
 
 from .http import error_code, error_message
-from .mapping import checked_contact, contact_fields, soql_string, soql_time, valid_field_name
+from .mapping import checked_contact, contact_fields, soql_string, soql_time, to_contact, valid_field_name
 
 if TYPE_CHECKING:
     from .adapter import SalesforceCRM
 
 log = logging.getLogger("cadence.salesforce")
 
-OBJECTS = ("Contact",)
+LEAD_PREFIX = "00Q"
 ID_CHUNK = 300  # ids per `Id IN (...)` query: ~23 encoded bytes each, well inside the 16 KB URI limit
 PREFETCH_MAX_AGE = 300.0  # seconds: a prefetched task read older than this is read again
 USERS_SOQL = "SELECT Id, FirstName, LastName, Email, TimeZoneSidKey FROM User WHERE IsActive = true"
@@ -92,22 +97,26 @@ def people_query(crm: SalesforceCRM, sobject: str, fields: Sequence[str], since:
     queryAll on SystemModstamp (the sync applies its overlap), so deleted and merged records
     (IsDeleted, MasterRecordId) arrive in the same pages as the changed ones."""
     select = f"SELECT {', '.join(fields)} FROM {sobject}"
-    if since is None:
-        return f"{select} ORDER BY SystemModstamp, Id", False
+    if since is None:  # converted Leads live on as their Contacts: nothing to start for them
+        where = " WHERE IsConverted = false" if sobject == "Lead" else ""
+        return f"{select}{where} ORDER BY SystemModstamp, Id", False
     return f"{select} WHERE SystemModstamp >= {soql_time(since)} ORDER BY SystemModstamp, Id", True
 
 
 def people_fields(crm: SalesforceCRM, sobject: str, extra: Sequence[str] = ()) -> list[str]:
     wanted = [f for f in extra if valid_field_name(f)]
-    fields = contact_fields(crm.settings.fields, list(crm.settings.extra_fields) + wanted)
-    return [f for f in fields if f not in crm._dropped_fields]
+    s = crm.settings
+    fields = contact_fields(s.fields_of(sobject), s.extra_fields_of(sobject) + wanted, sobject)
+    dropped = crm._dropped_fields.get(sobject, set())
+    return [f for f in fields if f not in dropped]
 
 
 def read_people(crm: SalesforceCRM, ctx: ReadContext) -> Iterator[ContactBatch]:
     """Every configured object's changes since `ctx.since`, pages interleaved (so no query
     locator waits long), opened by one Composite request with the task and user reads."""
-    queries = {obj: people_query(crm, obj, people_fields(crm, obj, ctx.properties), ctx.since) for obj in OBJECTS}
-    bundle = dict(queries)
+    objects: list[str] = list(crm.settings.objects)
+    queries = {obj: people_query(crm, obj, people_fields(crm, obj, ctx.properties), ctx.since) for obj in objects}
+    bundle: dict[str, tuple[str, bool]] = dict(queries)
     bundle["tasks"] = (crm.task_changes_soql(ctx.since), True)
     if crm._owners_cache is None:
         bundle["users"] = (USERS_SOQL, False)
@@ -118,7 +127,7 @@ def read_people(crm: SalesforceCRM, ctx: ReadContext) -> Iterator[ContactBatch]:
         crm.prefetch.tasks = (ctx.since, tasks, time.monotonic())
     if isinstance(users, dict):
         crm.prefetch.users = users
-    streams = [_pages(crm, obj, ctx, answers.get(obj)) for obj in OBJECTS]
+    streams = [_pages(crm, obj, ctx, answers.get(obj)) for obj in objects]
     while streams:
         for stream in list(streams):
             batch = next(stream, None)
@@ -153,38 +162,42 @@ def _drop_unknown_fields(crm: SalesforceCRM, sobject: str, fields: list[str], op
     describe = crm._restful(f"sobjects/{sobject}/describe")
     known = {f["name"].lower() for f in describe.get("fields", [])}
     missing = [f for f in fields if "." not in f and f.lower() not in known]
-    if not missing or any(f not in optional and f not in crm.settings.extra_fields for f in missing):
+    if not missing or any(f not in optional and f not in crm.settings.extra_fields_of(sobject) for f in missing):
         return False
     for name in missing:
         log.warning(f"a config rule names a field {sobject} does not have; it reads as empty", extra={"field": name})
-        crm._dropped_fields.add(name)
+        crm._dropped_fields.setdefault(sobject, set()).add(name)
     return True
 
 
 def _batch(crm: SalesforceCRM, sobject: str, records: Sequence[Mapping[str, Any]]) -> ContactBatch:
     contacts, bad = [], []
     for record in records:
-        contact, problems = checked_contact(record, crm.settings.fields)
+        contact, problems = checked_contact(record, crm.settings.fields_of(sobject), sobject)
         contacts.append(contact)
         bad.extend(problems)
     return ContactBatch(contacts, bad)
 
 
 def verify_people(crm: SalesforceCRM, ids: Sequence[str]) -> Iterator[Contact]:
-    """The requested contacts that are gone: deleted (or emptied from the Recycle Bin) as
-    `Contact(id, deleted=True)`, merged as `Contact(id, merged_into=<winner>)`."""
+    """The requested people that are gone: deleted (or emptied from the Recycle Bin) as
+    `Contact(id, deleted=True)`, merged as `Contact(id, merged_into=<winner>)`, and converted
+    Leads as merged into their Contact. Ids are sorted to their object by key prefix."""
     wanted = list(dict.fromkeys(str(i) for i in ids if str(i)))
-    for start in range(0, len(wanted), ID_CHUNK):
-        chunk = wanted[start:start + ID_CHUNK]
-        soql = (f"SELECT Id, IsDeleted, MasterRecordId FROM Contact WHERE Id IN "
-                f"({', '.join(soql_string(i) for i in chunk)})")
-        seen: dict[str, Mapping[str, Any]] = {}
-        for records in crm._query(soql, include_deleted=True):
-            seen.update({str(r["Id"]): r for r in records})
-        for cid in chunk:
-            row = seen.get(cid)
-            if row is None:
-                yield Contact(id=cid, deleted=True)
-            elif row.get("IsDeleted"):
-                master = str(row.get("MasterRecordId") or "")
-                yield Contact(id=cid, merged_into=master) if master else Contact(id=cid, deleted=True)
+    leads = [i for i in wanted if i.startswith(LEAD_PREFIX)]
+    contacts = [i for i in wanted if not i.startswith(LEAD_PREFIX)]
+    for sobject, chunk_ids in (("Contact", contacts), ("Lead", leads)):
+        extra = ", IsConverted, ConvertedContactId" if sobject == "Lead" else ""
+        for start in range(0, len(chunk_ids), ID_CHUNK):
+            chunk = chunk_ids[start:start + ID_CHUNK]
+            soql = (f"SELECT Id, IsDeleted, MasterRecordId{extra} FROM {sobject} WHERE Id IN "
+                    f"({', '.join(soql_string(i) for i in chunk)})")
+            seen: dict[str, Mapping[str, Any]] = {}
+            for records in crm._query(soql, include_deleted=True):
+                seen.update({str(r["Id"]): r for r in records})
+            for cid in chunk:
+                row = seen.get(cid)
+                if row is None:
+                    yield Contact(id=cid, deleted=True)
+                elif row.get("IsDeleted") or row.get("IsConverted"):
+                    yield to_contact(row, crm.settings.fields_of(sobject), sobject)

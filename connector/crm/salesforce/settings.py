@@ -14,6 +14,7 @@ from connector.crm.hubspot.settings import Secret
 
 OutcomeValue = Literal["no_response", "replied", "connected", "meeting_booked", "not_now", "do_not_contact",
                        "referral", "wrong_person", "bounced", "opted_out"]
+PeopleObject = Literal["Contact", "Lead"]
 DEFAULT_CHANNEL_TYPES = {"call": "Call", "email": "Email", "linkedin": "Other", "meeting": "Meeting", "todo": "Other"}
 DEFAULT_PRIORITIES = {"low": "Low", "medium": "Normal", "high": "High"}
 
@@ -45,6 +46,15 @@ class ContactFields(BaseModel):
     referred_by: str = ""
 
 
+class LeadFields(ContactFields):
+    """Which Lead field feeds each field the engine reads: Leads keep the company, the country
+    and their status on the Lead itself."""
+
+    company: str = "Company"
+    country: str = Field("Country", description="a country name or ISO code")
+    lead_status: str = Field("Status", description="the Lead Status picklist (map its values in outcomes.lead_status)")
+
+
 class SalesforceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["salesforce"] = "salesforce"
@@ -71,8 +81,20 @@ class SalesforceSettings(BaseModel):
     request_timeout: float = Field(60.0, gt=0, description="seconds per HTTP call")
     max_retries: int = Field(5, ge=0, description="retries of a 5xx, reset or UNABLE_TO_LOCK_ROW")
     sweep_hours: float = Field(24.0, ge=0, description="how often to check enrolled contacts and open tasks still exist")
+    objects: list[PeopleObject] = Field(
+        default_factory=lambda: list[PeopleObject](["Contact"]), min_length=1,
+        description="the people to follow up: Contact (the default), Lead, or both ([Contact, Lead])")
     fields: ContactFields = Field(default_factory=ContactFields)
     extra_fields: list[str] = Field(default_factory=list, description="more Contact fields to read")
+    lead_fields: LeadFields = Field(default_factory=LeadFields, description="objects has Lead: which Lead field "
+                                    "feeds each field the engine reads")
+    lead_extra_fields: list[str] = Field(default_factory=list, description="more Lead fields to read")
+
+    def fields_of(self, sobject: str) -> ContactFields:
+        return self.lead_fields if sobject == "Lead" else self.fields
+
+    def extra_fields_of(self, sobject: str) -> list[str]:
+        return self.lead_extra_fields if sobject == "Lead" else self.extra_fields
 
 
 @dataclass(frozen=True)
@@ -110,21 +132,39 @@ def account_of(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -
     return f"salesforce:{domain}.salesforce.com"
 
 
-def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> tuple[SalesforceSettings, Credentials]:
+Problem = tuple[tuple[str | int, ...], str]  # (key path under crm, message)
+
+
+def settings_problems(raw: Mapping[str, object]) -> tuple[SalesforceSettings | None, list[Problem]]:
+    """The settings, and every problem with them (`cadence check` reports each at its key;
+    a sync stops at the first). Needs no secret."""
     try:
         settings = SalesforceSettings.model_validate(dict(raw))
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"crm.{where}: {first['msg']}") from None
+        return None, [(tuple(e["loc"]), e["msg"]) for e in err.errors()]
+    problems: list[Problem] = []
     if float(settings.api_version) < 46.0:
-        raise ConfigError("crm.api_version: upserts through sObject Collections need API version 46.0 or later")
-    bad_channels = sorted(set(settings.channel_types) - set(DEFAULT_CHANNEL_TYPES))
-    if bad_channels:
-        raise ConfigError(f"crm.channel_types.{bad_channels[0]}: not a channel ({', '.join(DEFAULT_CHANNEL_TYPES)})")
-    bad_priorities = sorted(set(settings.priorities) - set(DEFAULT_PRIORITIES))
-    if bad_priorities:
-        raise ConfigError(f"crm.priorities.{bad_priorities[0]}: not a priority (low, medium, high)")
+        problems.append((("api_version",), "upserts through sObject Collections need API version 46.0 or later"))
+    if len(set(settings.objects)) != len(settings.objects):
+        problems.append((("objects",), "each object once (Contact, Lead)"))
+    for channel in sorted(set(settings.channel_types) - set(DEFAULT_CHANNEL_TYPES)):
+        problems.append((("channel_types", channel), f"not a channel ({', '.join(DEFAULT_CHANNEL_TYPES)})"))
+    for priority in sorted(set(settings.priorities) - set(DEFAULT_PRIORITIES)):
+        problems.append((("priorities", priority), "not a priority (low, medium, high)"))
+    if settings.auth == "client_credentials" and settings.domain in ("login", "test"):
+        problems.append((("domain",), "the client credentials flow signs in at your My Domain (e.g. acme.my), "
+                                      "not login or test"))
+    if settings.auth == "jwt" and not settings.username:
+        problems.append((("username",), "the JWT bearer flow needs the integration user's username"))
+    return settings, problems
+
+
+def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ) -> tuple[SalesforceSettings, Credentials]:
+    checked, problems = settings_problems(raw)
+    if problems or checked is None:
+        where, message = problems[0]
+        raise ConfigError(f"crm.{'.'.join(str(p) for p in where)}: {message}")
+    settings = checked
 
     def secret(name: str, what: str) -> Secret:
         value = env.get(name, "")
@@ -140,13 +180,8 @@ def load_settings(raw: Mapping[str, object], env: Mapping[str, str] = os.environ
             raise FatalCRMError(f"no Salesforce instance URL: set the {settings.instance_url_env} environment variable")
         return settings, Credentials(session_id=secret(settings.session_id_env, "session id"), instance_url=instance, **extra)
     if settings.auth == "client_credentials":
-        if settings.domain in ("login", "test"):
-            raise ConfigError("crm.domain: the client credentials flow signs in at your My Domain (e.g. acme.my), "
-                              "not login or test")
         return settings, Credentials(consumer_key=secret(settings.consumer_key_env, "consumer key"),
                                      consumer_secret=secret(settings.consumer_secret_env, "consumer secret"), **extra)
-    if not settings.username:
-        raise ConfigError("crm.username: the JWT bearer flow needs the integration user's username")
     key = secret(settings.private_key_env, "private key").reveal()
     if not key.lstrip().startswith("-----BEGIN"):
         try:

@@ -79,17 +79,20 @@ def check_org(crm: SalesforceCRM) -> SetupReport:
     else:
         done.append(f"exits close tasks with Status {s.close_status!r}")
 
-    contact = {f["name"].lower() for f in crm._restful("sobjects/Contact/describe").get("fields", [])}
-    wanted = {name: value for name, value in s.fields.model_dump().items() if value}
-    for name, value in sorted(wanted.items()):
-        field = value.split(".")[0] + "Id" if "." in value else value
-        if field.lower() not in contact:
-            how = ("Setup > Object Manager > Contact > Fields & Relationships > New" if value.endswith("__c")
-                   else "check the integration user's field-level security")
-            missing.append(f"Contact has no field {value} (crm.fields.{name}): {how}, or change crm.fields.{name}")
-    for value in s.extra_fields:
-        if value.lower() not in contact:
-            missing.append(f"Contact has no field {value} (crm.extra_fields): add it, or remove it from the list")
+    for sobject in s.objects:
+        known = {f["name"].lower() for f in crm._restful(f"sobjects/{sobject}/describe").get("fields", [])}
+        key, extra_key = ("lead_fields", "lead_extra_fields") if sobject == "Lead" else ("fields", "extra_fields")
+        wanted = {name: value for name, value in s.fields_of(sobject).model_dump().items() if value}
+        for name, value in sorted(wanted.items()):
+            field = value.split(".")[0] + "Id" if "." in value else value
+            if field.lower() not in known:
+                how = (f"Setup > Object Manager > {sobject} > Fields & Relationships > New" if value.endswith("__c")
+                       else "check the integration user's field-level security")
+                missing.append(f"{sobject} has no field {value} (crm.{key}.{name}): {how}, or change crm.{key}.{name}")
+        for value in s.extra_fields_of(sobject):
+            if value.lower() not in known:
+                missing.append(f"{sobject} has no field {value} (crm.{extra_key}): add it, or remove it from the list")
+        done.append(f"reads {sobject}s")
     owners = crm.list_owners()
     done.append(f"{len(owners)} active users can own tasks")
     return SetupReport(done=done, missing=missing, warnings=warnings)

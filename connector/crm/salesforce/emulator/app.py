@@ -76,7 +76,7 @@ def _record_error(code: str, message: str, fields: list[str] | None = None) -> d
 
 
 class SalesforceEmulator:
-    """One Salesforce org: Users, Accounts, Contacts, Tasks and the TaskStatus table."""
+    """One Salesforce org: Users, Accounts, Contacts, Leads, Tasks and the TaskStatus table."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Any = None, api_max: int = 100_000,
                  page_size: int = 2000, session_id: str = "00D000000000001!emulator-session",
@@ -211,7 +211,7 @@ class SalesforceEmulator:
         row.update(values)
         row.update({"Id": rid, "IsDeleted": False, "CreatedDate": stamp, "LastModifiedDate": stamp,
                     "SystemModstamp": stamp})
-        if sobject in ("Contact", "Account", "User") and "Name" in row:
+        if sobject in ("Contact", "Lead", "User") and "Name" in row:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or row.get("Name")
         self.records[sobject][rid] = row
         return row
@@ -264,37 +264,89 @@ class SalesforceEmulator:
             values.setdefault("OwnerId", self.integration_user)
             return self._insert("Contact", values)["Id"]
 
+    def _people(self, person_id: str) -> dict[str, dict[str, Any]]:
+        """The table a Contact or Lead id belongs to (by its key prefix)."""
+        return self.records["Lead" if person_id.startswith(sch.KEY_PREFIX["Lead"]) else "Contact"]
+
     def update_contact(self, contact_id: str, **values: Any) -> None:
+        """A person editing a Contact (or a Lead: any person id)."""
         with self.lock:
-            row = self.records["Contact"][contact_id]
+            row = self._people(contact_id)[contact_id]
             row.update(values)
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
             self._touch(row)
 
     def delete_contact(self, contact_id: str) -> None:
-        """Move to the Recycle Bin: visible to queryAll with IsDeleted = true."""
+        """Move a Contact or Lead to the Recycle Bin: visible to queryAll with IsDeleted = true."""
         with self.lock:
-            row = self.records["Contact"][contact_id]
+            row = self._people(contact_id)[contact_id]
             row["IsDeleted"] = True
             self._touch(row)
 
     def purge_contact(self, contact_id: str) -> None:
         """Empty it from the Recycle Bin: gone for every query."""
         with self.lock:
-            self.records["Contact"].pop(contact_id, None)
+            self._people(contact_id).pop(contact_id, None)
 
     def merge_contacts(self, winner: str, loser: str) -> None:
-        """The loser is deleted with MasterRecordId = winner; its tasks move to the winner.
-        Whether reparenting bumps a task's SystemModstamp is UNCONFIRMED: here it does not."""
+        """The loser (a Contact, or a Lead merged into a Lead) is deleted with MasterRecordId =
+        winner; its tasks move to the winner. Whether reparenting bumps a task's SystemModstamp
+        is UNCONFIRMED: here it does not."""
         with self.lock:
-            row = self.records["Contact"][loser]
+            table = self._people(loser)
+            row = table[loser]
             row["IsDeleted"] = True
             row["MasterRecordId"] = winner
             self._touch(row)
             for task in self.records["Task"].values():
                 if task.get("WhoId") == loser:
                     task["WhoId"] = winner
-            self._touch(self.records["Contact"][winner])
+            self._touch(table[winner])
+
+    def create_lead(self, **values: Any) -> str:
+        with self.lock:
+            values.setdefault("OwnerId", self.integration_user)
+            values.setdefault("Company", "Unknown")
+            return self._insert("Lead", values)["Id"]
+
+    def convert_lead(self, lead_id: str, contact_id: str | None = None) -> str:
+        """Convert a Lead (a recruiter's "Convert"): a new Contact from its values (or an existing
+        one), the Lead read-only with IsConverted, ConvertedContactId, ConvertedDate and Status
+        'Closed - Converted'; its tasks move to the Contact (their SystemModstamp untouched,
+        as for a merge). Returns the Contact's id."""
+        with self.lock:
+            lead = self.records["Lead"][lead_id]
+            if contact_id is None:
+                account = self._insert("Account", {"Name": lead.get("Company") or "Unknown"})["Id"]
+                values = {k: lead.get(k) for k in ("FirstName", "LastName", "Email", "Phone", "MobilePhone", "Title",
+                                                   "OwnerId", "HasOptedOutOfEmail", "DoNotCall", "LeadSource")}
+                contact_id = self._insert("Contact", values | {"AccountId": account,
+                                                               "MailingCountry": lead.get("Country")})["Id"]
+            lead.update(IsConverted=True, ConvertedContactId=contact_id, Status="Closed - Converted",
+                        ConvertedDate=self.now()[:10])
+            self._touch(lead)
+            for task in self.records["Task"].values():
+                if task.get("WhoId") == lead_id:
+                    task["WhoId"] = contact_id
+            return contact_id
+
+    def seed_leads(self, n: int, seed: int = 0, owners: list[str] | None = None) -> list[str]:
+        """`n` synthetic Leads (reproducible for a seed), spread over the active users."""
+        with self.lock:
+            if owners is None:
+                owners = [u for u, row in self.records["User"].items() if row["IsActive"] and u != self.integration_user]
+                owners = owners or self.seed_users(5, seed=seed)
+            rng = random.Random(seed + 1)
+            firsts, lasts = ["Hedy", "Katherine", "Claude", "Margaret", "John"], ["Lamarr", "Johnson", "Shannon", "Hamilton"]
+            ids = []
+            for i in range(n):
+                first, last = rng.choice(firsts), rng.choice(lasts)
+                values = {"FirstName": first, "LastName": last, "Email": f"{first}.{last}.lead{i}@example.com".lower(),
+                          "Phone": f"+1415555{rng.randint(1000, 9999)}", "Company": rng.choice(["Acme", "Globex"]),
+                          "Country": "United States", "CountryCode": "US", "OwnerId": owners[i % len(owners)],
+                          "LeadSource": rng.choice(["Web", "Referral"])}
+                ids.append(self._insert("Lead", values)["Id"])
+            return ids
 
     def seed_contacts(self, n: int, seed: int = 0, owners: list[str] | None = None) -> list[str]:
         """`n` synthetic contacts (reproducible for a seed), spread over the active users."""
@@ -657,6 +709,8 @@ class SalesforceEmulator:
                     return _record_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
                 if target.get("IsDeleted"):
                     return _record_error("ENTITY_IS_DELETED", "entity is deleted", [name])
+                if target.get("IsConverted"):  # the code is the emulator's reading (fact sheet silent)
+                    return _record_error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [name])
         return None
 
     def _apply_task(self, row: dict[str, Any], values: dict[str, Any], creating: bool) -> None:

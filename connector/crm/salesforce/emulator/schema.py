@@ -10,6 +10,7 @@ PRIORITIES = ["High", "Normal", "Low"]
 TASK_SUBTYPES = ["Task", "Email", "ListEmail", "Call", "LinkedIn"]
 # Task Type values: org-defined; the default set is UNCONFIRMED (fact sheet §8.5): Call, Email, Meeting, Other
 TASK_TYPES = ["Call", "Email", "Meeting", "Other"]
+LEAD_STATUSES = ["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"]
 TASK_STATUSES = [("Not Started", False, True), ("In Progress", False, False), ("Completed", True, False),
                  ("Waiting on someone else", False, False), ("Deferred", False, False)]
 
@@ -59,6 +60,20 @@ def build() -> dict[str, dict[str, dict[str, Any]]]:
             field("MasterRecordId", "reference", create=False, reference="Contact", relationship="MasterRecord"),
             field("LastActivityDate", "date", create=False),
         ]),
+        "Lead": _system([
+            field("FirstName", length=40), field("LastName", length=80), field("Name", create=False),
+            field("Email", "email", length=80), field("Phone", "phone", length=40),
+            field("MobilePhone", "phone", length=40), field("Title", length=128), field("Company"),
+            field("OwnerId", "reference", reference="User", relationship="Owner", defaulted=True),
+            field("Country", length=80), field("State", length=80), field("CountryCode", "picklist"),
+            field("StateCode", "picklist"), field("HasOptedOutOfEmail", "boolean"), field("DoNotCall", "boolean"),
+            field("LeadSource", "picklist"),
+            field("Status", "picklist", picklist=LEAD_STATUSES, default="Open - Not Contacted"),
+            field("IsConverted", "boolean", create=False),
+            field("ConvertedContactId", "reference", create=False, reference="Contact", relationship="ConvertedContact"),
+            field("ConvertedDate", "date", create=False),
+            field("MasterRecordId", "reference", create=False, reference="Lead", relationship="MasterRecord"),
+        ]),
         "Task": _system([
             field("Subject", "combobox"), field("Description", "textarea", length=32000),
             field("ActivityDate", "date"), field("ReminderDateTime", "datetime"),
@@ -72,7 +87,7 @@ def build() -> dict[str, dict[str, dict[str, Any]]]:
             field("TaskSubtype", "picklist", picklist=TASK_SUBTYPES, restricted=True, update=False),
             field("CallType", "picklist", picklist=["Inbound", "Internal", "Outbound"], restricted=True),
             field("CallDisposition"), field("CallDurationInSeconds", "int"),
-            field("WhoId", "reference", reference="Contact", relationship="Who"),
+            field("WhoId", "reference", reference="Contact", relationship="Who"),  # polymorphic: Contact or Lead
             field("WhatId", "reference", reference="Account", relationship="What"),
             field("AccountId", "reference", create=False, reference="Account", relationship="Account"),
             field("OwnerId", "reference", reference="User", relationship="Owner", defaulted=True),
