@@ -349,10 +349,14 @@ def run_sync(
 
         crm = load_crm(loaded, env=env if env is not None else os.environ)
     config: Config = loaded.config
-    account = config.account or crm.account_id()
     where = state or state_location(loaded, env if env is not None else os.environ)  # a fleet passes its shared state
     try:
+        from .accounts import for_run
+
+        account, keep_account = for_run(config.account, crm, where)  # ForeignStateError: another account's state
         store = open_store(where, account, read_only=plan_only, exclusive=not plan_only)  # LockHeld: another run has it
+        if not plan_only:
+            keep_account()
         report = SyncReport(account=account, started_at=now, plan_only=plan_only)
         try:
             report.run_id = store.start_run(now, plan_only=plan_only)

@@ -13,6 +13,10 @@ Optional behaviour is declared by satisfying a small Protocol, checked by the sy
   (deleted or merged contacts, deleted tasks), every `Capabilities.sweep_every`;
 - `RestoresMissingTasks`: a CRM where a task can go missing without being deleted (a file
   saved over): the sync writes those tasks back.
+- `HasAccountAliases`: the ids earlier versions knew the account by (a state created then
+  keeps its id, so its task keys do not change);
+- `ListsAllTasks`: every task crm-cadence wrote in the account, with what each carries of its
+  enrollment: a sync with a new state rebuilds enrollments and the ledger from it.
 
 A task key whose task is gone from the CRM: a CRM that can tell a deletion reports it
 DELETED (from `read_task_changes` or `check_tasks`); a CRM that cannot (a file) lists it in
@@ -171,6 +175,14 @@ class RestoresMissingTasks(Protocol):
 
     def missing_tasks(self) -> list[str]:
         """Keys of known open tasks missing at the last read; the sync writes them back."""
+        ...
+
+
+@runtime_checkable
+class HasAccountAliases(Protocol):
+    """Optional: other ids this account was known by (e.g. HubSpot's `hubspot:<host>` before the portal id)."""
+
+    def account_aliases(self) -> list[str]:
         ...
 
 

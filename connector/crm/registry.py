@@ -143,8 +143,11 @@ def account_of(loaded_config: Any, *, env: Mapping[str, str] = os.environ) -> st
     settings = crm_settings.model_dump(exclude={"type"})
     factory = get_factory(crm_settings.type)
     account_for = getattr(factory, "account_for", None)
-    if account_for is not None:
-        return str(account_for(settings, env=env))
+    if account_for is not None:  # as the config spells it; the state knows which account that reached
+        from connector.accounts import known_account
+        from connector.store_factory import state_location
+
+        return known_account(state_location(loaded_config, env), str(account_for(settings, env=env)))
     crm = build(crm_settings.type, settings, base_dir=Path(loaded_config.directory), env=env)
     try:
         return crm.account_id()

@@ -85,6 +85,7 @@ class HubSpotCRM:
         self._assoc = client.crm.associations.v4.batch_api
         self._props = contact_properties(settings.properties, settings.extra_properties)
         self._owners_cache: list[Owner] | None = None
+        self._portal_id = ""
         self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 
     @classmethod
@@ -113,7 +114,17 @@ class HubSpotCRM:
 
     # ------------------------------------------------------------------ account
     def account_id(self) -> str:
-        return f"hubspot:{self.base_url.split('//')[-1]}"
+        """`hubspot:<portalId>`, read once per adapter from the Account information API."""
+        if not self._portal_id:
+            from .portal import read_portal_id
+
+            self._portal_id = read_portal_id(self.call, self._owners.api_client)
+        return f"hubspot:{self._portal_id}"
+
+    def account_aliases(self) -> list[str]:
+        """The id states created before portal ids knew this account by (`hubspot:<host>`):
+        such a state keeps it, so its task keys do not change."""
+        return [account_of({"base_url": self.base_url})]
 
     def close(self) -> None:
         pass

@@ -135,7 +135,16 @@ def oauth_token_info(state: State, req: Request) -> Response:
                           "token_type": "access"})
 
 
+def account_details(state: State, req: Request) -> Response:
+    """`GET /account-info/v3/details` (HubSpot's Account information API): the portal's id and settings."""
+    return Response(200, {"portalId": state.hub_id, "accountType": "STANDARD", "timeZone": "US/Eastern",
+                          "companyCurrency": "USD", "additionalCurrencies": [], "utcOffset": "-05:00",
+                          "utcOffsetMilliseconds": -18_000_000, "uiDomain": "app.hubspot.com",
+                          "dataHostingLocation": "na1"})
+
+
 def register(router) -> None:
+    router.add("GET", "/account-info/v3/details", account_details, "GET /account-info/v3/details")
     router.add("GET", "/crm/v3/owners/", list_owners, "GET /crm/v3/owners/")
     router.add("GET", "/crm/v3/owners", list_owners, "GET /crm/v3/owners/")
     router.add("GET", "/crm/v3/owners/{ownerId}", get_owner, "GET /crm/v3/owners/{ownerId}")
