@@ -3,6 +3,7 @@
     .venv/bin/python bench/salesforce.py                 # 1,000, 10,000 and 50,000 contacts
     .venv/bin/python bench/salesforce.py --quick         # 300 contacts (tests/test_bench_smoke.py)
     .venv/bin/python bench/salesforce.py --contacts 100000
+    .venv/bin/python bench/salesforce.py --leads         # half Contacts, half Leads (objects: [Contact, Lead])
 
 Set-up (as `cadence demo salesforce`): an in-process `SalesforceEmulator` (HTTPS, test CA)
 with 5 users and `seed_contacts(n)`, a config whose rule enrolls every contact (so each gets
@@ -52,7 +53,9 @@ cadences:
 """
 
 
-def measure(contacts: int, seed: int = 7) -> dict[str, Any]:
+def measure(contacts: int, seed: int = 7, leads: bool = False) -> dict[str, Any]:
+    """`contacts` people: all Contacts, or (leads) half Contacts and half Leads with `objects: [Contact, Lead]`,
+    whose floor has one query page per object per 2,000."""
     from connector.configfile import load_config
     from connector.crm.salesforce.emulator import SalesforceEmulator
     from connector.sync import run_sync
@@ -60,10 +63,13 @@ def measure(contacts: int, seed: int = 7) -> dict[str, Any]:
     emu = SalesforceEmulator(api_max=10_000_000)
     clock = emu.freeze_clock(START - timedelta(days=1))
     emu.seed_users(5, seed=seed)
-    emu.seed_contacts(contacts, seed=seed)
+    n_leads = contacts // 2 if leads else 0
+    emu.seed_contacts(contacts - n_leads, seed=seed)
+    emu.seed_leads(n_leads, seed=seed)
     with emu, tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         path = Path(tmp) / "bench.yaml"
-        path.write_text(CONFIG, encoding="utf-8")
+        config = CONFIG.replace("domain: bench.my}", "domain: bench.my, objects: [Contact, Lead]}") if leads else CONFIG
+        path.write_text(config, encoding="utf-8")
         loaded = load_config(path)
         env = dict(os.environ, SALESFORCE_CONSUMER_KEY=emu.consumer_key, SALESFORCE_CONSUMER_SECRET=emu.consumer_secret,
                    SALESFORCE_LOGIN_URL=emu.base_url, SALESFORCE_CA_BUNDLE=emu.ca_file)
@@ -82,10 +88,10 @@ def measure(contacts: int, seed: int = 7) -> dict[str, Any]:
         idle_counts = Counter(emu.counts())
         idle_requests = emu.total_requests()
     created = first.counts["created"]
-    floor = -(-contacts // 2000) + -(-created // 200)
+    floor = -(-(contacts - n_leads) // 2000) + -(-n_leads // 2000) + -(-created // 200)
     data_requests = first_requests - first_counts.get("POST /services/oauth2/token", 0)
     return {
-        "contacts": contacts, "tasks_created": created, "first_requests": first_requests,
+        "contacts": contacts, "leads": n_leads, "tasks_created": created, "first_requests": first_requests,
         "first_requests_per_1000": round(first_requests * 1000 / contacts, 2),
         "first_data_requests": data_requests, "floor": floor, "floor_per_1000": round(floor * 1000 / contacts, 2),
         "ratio_to_floor": round(first_requests / floor, 3), "data_ratio_to_floor": round(data_requests / floor, 3),
@@ -98,13 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small size")
     parser.add_argument("--contacts", type=int, action="append", help="a size (repeatable)")
+    parser.add_argument("--leads", action="store_true", help="half of each size are Leads (objects: [Contact, Lead])")
     args = parser.parse_args(argv)
     sizes = args.contacts or ([300] if args.quick else [1_000, 10_000, 50_000])
     rows = []
+    if args.leads:
+        print("each size: half Contacts, half Leads (objects: [Contact, Lead]); floor: one query page per object per 2,000")
     print(f"{'contacts':>9} {'tasks':>7} {'first req':>9} {'per 1,000':>9} {'floor':>6} {'x floor':>7} "
           f"{'x floor (no token)':>18} {'idle req':>8} {'wall s':>7}")
     for n in sizes:
-        r = measure(n)
+        r = measure(n, leads=args.leads)
         rows.append(r)
         print(f"{n:>9,} {r['tasks_created']:>7,} {r['first_requests']:>9} {r['first_requests_per_1000']:>9} "
               f"{r['floor']:>6} {r['ratio_to_floor']:>7} {r['data_ratio_to_floor']:>18} {r['idle_requests']:>8} "

@@ -138,3 +138,13 @@ def test_leads_are_read_only_when_configured(salesforce_emulator: SalesforceEmul
     for bad in (["Account"], [], ["Lead", "Lead"]):
         with pytest.raises(ConfigError, match=r"crm\.objects"):
             make_crm(emu, objects=bad)
+
+
+def test_setup_checks_the_lead_fields_too(salesforce_emulator: SalesforceEmulator) -> None:
+    """With Leads configured, `cadence setup salesforce` checks the Lead fields the config reads, by their own key."""
+    emu = salesforce_emulator
+    ready = make_crm(emu, objects=["Contact", "Lead"]).setup()
+    assert ready.ok and "reads Leads" in ready.done, ready
+    report = make_crm(emu, objects=["Contact", "Lead"], lead_fields={"referred_by": "Referrer__c"}).setup()
+    assert report.missing == ["Lead has no field Referrer__c (crm.lead_fields.referred_by): Setup > Object Manager > "
+                              "Lead > Fields & Relationships > New, or change crm.lead_fields.referred_by"]
