@@ -249,7 +249,7 @@ def test_faults_5xx_reset_drop_and_lock(salesforce_emulator: SalesforceEmulator)
 
 def test_cli_emulator_salesforce_serves_until_terminated(tmp_path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "emulator", "salesforce", "--port", "0",
-                             "--contacts", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--contacts", "25", "--leads", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()
         ca = proc.stdout.readline().strip()
@@ -258,6 +258,8 @@ def test_cli_emulator_salesforce_serves_until_terminated(tmp_path) -> None:
         session.verify, session.trust_env = ca, False
         sf = Salesforce(instance_url=url, session_id=SalesforceEmulator().session_id, session=session)
         assert sf.query("SELECT Id FROM Contact")["totalSize"] == 25
+        leads = sf.query("SELECT Id, Company, Status, IsConverted FROM Lead")["records"]
+        assert len(leads) == 4 and all(r["Id"].startswith("00Q") and not r["IsConverted"] for r in leads)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

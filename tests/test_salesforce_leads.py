@@ -148,3 +148,16 @@ def test_setup_checks_the_lead_fields_too(salesforce_emulator: SalesforceEmulato
     report = make_crm(emu, objects=["Contact", "Lead"], lead_fields={"referred_by": "Referrer__c"}).setup()
     assert report.missing == ["Lead has no field Referrer__c (crm.lead_fields.referred_by): Setup > Object Manager > "
                               "Lead > Fields & Relationships > New, or change crm.lead_fields.referred_by"]
+
+
+def test_a_lead_owned_by_a_queue_is_unowned(salesforce_emulator: SalesforceEmulator, tmp_path: Path) -> None:
+    """A queue (id 00G...) can own a Lead but not a task: the Lead reads as unowned, and its first task goes to a
+    user (the engine's round-robin over the org's users)."""
+    emu = salesforce_emulator
+    org = Org(emu, tmp_path / "ws", CONFIG)
+    queued = emu.create_lead(FirstName="Q", LastName="Lead", Email="q@example.com", OwnerId="00GKc0000000001AAA")
+    [person] = [c for b in make_crm(emu, objects=["Lead"]).read_contacts(ReadContext(since=None)) for c in b.contacts]
+    assert person.id == queued and person.owner_id == ""
+    assert org.sync(START).status == "ok"
+    [task] = org.open_tasks_of(queued)
+    assert task["OwnerId"] in org.users
