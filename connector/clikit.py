@@ -45,6 +45,13 @@ class RunFailed(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def run_hook() -> Any:
+    """The run hook a test launcher injected as the click context's `obj.run_hook` (tests/support/launch.py),
+    or None: the command line reads no test settings of its own."""
+    context = click.get_current_context(silent=True)
+    return getattr(context.obj, "run_hook", None) if context is not None else None
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise (UserError if code == EXIT_BAD_INPUT else RunFailed)(message)
 

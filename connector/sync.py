@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -53,14 +52,15 @@ OVERLAP = timedelta(minutes=5)
 PLAN_PAGE = 500
 OWNERS_MAX_AGE = timedelta(hours=1)  # owners change rarely: re-read them at most hourly
 PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
-KILL_ENV = "CADENCE_TEST_KILL_AT"
-PAUSE_ENV = "CADENCE_TEST_PAUSE_AT"
+# the points of a run where `run_sync(hook=...)` is called with the point's name: tests kill or pause the
+# process there (tests/support/launch.py); production runs pass no hook
 KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
 
 # notes counted in the report: pacing and the horizon at a glance
 _NOTE_COUNTS = {"queue": "queued", "plan": "planned_in_state", "unreachable": "unreachable", "unassignable": "unassignable"}
 
 Planner = Callable[[Config, Snapshot, datetime], Iterable[ContactPlan]]
+RunHook = Callable[[str], None]  # called with a KILL_POINTS name
 
 __all__ = ["KILL_POINTS", "LockHeld", "SyncStopped", "run_sync"]  # LockHeld: what run_sync raises (connector/runlock.py)
 
@@ -72,14 +72,8 @@ class SyncStopped(Exception):
 # -------------------------------------------------------------------------- helpers
 
 
-def _test_hook(point: str) -> None:
-    """Test hooks: CADENCE_TEST_KILL_AT=<point> kills the process right here (SIGKILL);
-    CADENCE_TEST_PAUSE_AT=<point>:<seconds> sleeps here (to hold the lock in concurrency tests)."""
-    if os.environ.get(KILL_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
-    pause = os.environ.get(PAUSE_ENV, "")
-    if pause.partition(":")[0] == point:
-        time.sleep(float(pause.partition(":")[2] or 1))
+def _no_hook(point: str) -> None:
+    """The run hook of a production run: nothing happens at the kill points."""
 
 
 def needed_properties(config: Config) -> list[str]:
@@ -123,13 +117,14 @@ class SyncRun:
 
     def __init__(self, config: Config, crm: CRM, store: Store, report: SyncReport, now: datetime,
                  planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None,
-                 mass_exit: MassExitLimit | None = None):
+                 mass_exit: MassExitLimit | None = None, hook: RunHook = _no_hook):
         self.config, self.crm, self.store, self.report = config, crm, store, report
+        self.hook = hook
         self.mass_exit = mass_exit or MassExitLimit()
         self.now, self.planner, self.stop, self.plan_only = now, planner, stop, plan_only
         self.progress = progress or (lambda *a: None)
         self.swept = False
-        self.pusher = Pusher(crm, store, report, now, check_stop=self.check_stop, progress=self.progress, hook=_test_hook)
+        self.pusher = Pusher(crm, store, report, now, check_stop=self.check_stop, progress=self.progress, hook=hook)
         self.push_closes = self.pusher.push_closes
         self.push_creates = self.pusher.push_creates
 
@@ -240,7 +235,7 @@ class SyncRun:
                     break
                 continue
             if first and not self.report.counts["contacts_planned"]:
-                _test_hook("after_intents")
+                self.hook("after_intents")
                 first = False
             self.push_closes()
             self.push_creates(final=not chunk)
@@ -277,7 +272,7 @@ class SyncRun:
 
     # -- 6. cursors
     def move_cursors(self) -> None:
-        _test_hook("before_cursor")
+        self.hook("before_cursor")
         with self.store.transaction():
             for name in ("contacts", "tasks") + (("sweep",) if self.swept else ()):
                 previous = self.store.cursor(name)
@@ -333,12 +328,14 @@ def run_sync(
     progress: Callable[..., None] | None = None,
     allow_mass_exit: bool = False,
     state: StateLocation | None = None,
+    hook: RunHook | None = None,
 ) -> SyncReport:
     """One sync run for a loaded config (`.config`, `.directory`); returns its report.
 
     Raises LockHeld when another run holds the account's lock, and ConfigError when the
     CRM settings are wrong. CRM failures during the run end it with status "failed"
-    (state stays consistent: the next run finishes the job).
+    (state stays consistent: the next run finishes the job). `hook` is called with the
+    name of each of KILL_POINTS the run passes (tests kill or pause the process there).
     """
     clock = time.monotonic()
     now = now or datetime.now(timezone.utc)
@@ -362,7 +359,7 @@ def run_sync(
             report.run_id = store.start_run(now, plan_only=plan_only)
             log.info("run started", extra=fields(account=account, run=report.run_id, plan_only=plan_only, now=now.isoformat()))
             run = SyncRun(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
-                       _mass_exit_limit(config, allow_mass_exit))
+                       _mass_exit_limit(config, allow_mass_exit), hook or _no_hook)
             error = ""
             try:
                 run.execute()

@@ -2,24 +2,14 @@
 
     python tests/fleet_launch.py [--pause-at POINT:SECONDS] -- worker FLEET ...
 
-`--pause-at` makes every sync this process runs sleep at POINT (one of connector.sync.KILL_POINTS),
-so that a test can SIGKILL the worker in the middle of a push.
+Kept for tests that launch it by this path; the launcher itself is tests/support/launch.py.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from connector.cli import main
-
-
-def run(argv: list[str]) -> None:
-    options, args = ([], argv) if "--" not in argv else (argv[:argv.index("--")], argv[argv.index("--") + 1:])
-    if options[:1] == ["--pause-at"]:
-        os.environ["CADENCE_TEST_PAUSE_AT"] = options[1]  # read by the sync's test hook
-    main.main(args=args, prog_name="cadence")
-
+from support.launch import run
 
 if __name__ == "__main__":
     run(sys.argv[1:])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from support.launch import command as cadence_command
 from test_crash import CONTACTS, ROOT, make_workspace
 from test_crm_local_conformance import read_csv
 
@@ -16,9 +16,7 @@ MONDAY = "2026-03-02T14:00:00Z"
 
 def start(config: Path, pause: str = "") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_TEST_")}
-    if pause:
-        env["CADENCE_TEST_PAUSE_AT"] = pause
-    return subprocess.Popen([sys.executable, "-m", "connector.cli", "sync", str(config), "--now", MONDAY],
+    return subprocess.Popen([*cadence_command(pause_at=pause), "sync", str(config), "--now", MONDAY],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from crm_conformance import SEED_CONTACTS
+from support.launch import command as cadence_command
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +34,10 @@ CONTACTS = SEED_CONTACTS + [
 
 def cadence(directory: Path, *args: str, kill_at: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_TEST_")}
-    if kill_at:
-        env["CADENCE_TEST_KILL_AT"] = kill_at
     state = directory / "state-url"  # a PostgreSQL workspace: its state URL, passed as the config says
     if state.exists():
         env["CADENCE_STATE"] = state.read_text(encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "connector.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([*cadence_command(kill_at=kill_at), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from fresh_examples import copy_examples
+from support.launch import command as cadence_command
 
 from connector.clikit import STATUS_EXIT
 
@@ -137,8 +138,8 @@ def test_an_unreadable_contacts_file_is_bad_input(examples: Path) -> None:
 def test_a_sync_stopped_by_sigterm_exits_0_and_the_next_run_resumes(examples: Path) -> None:
     """SIGTERM during a sync: it records the batch in flight, says 'stopped', exits 0; the next run finishes the job."""
     config = str(examples / "recruiting.yaml")
-    env = {k: v for k, v in os.environ.items() if k != "HUBSPOT_ACCESS_TOKEN"} | {"CADENCE_TEST_PAUSE_AT": "after_intents:3"}
-    proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "sync", config, "--now", NOW], cwd=ROOT, env=env,
+    env = {k: v for k, v in os.environ.items() if k != "HUBSPOT_ACCESS_TOKEN"}
+    proc = subprocess.Popen([*cadence_command(pause_at="after_intents:3"), "sync", config, "--now", NOW], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen = []

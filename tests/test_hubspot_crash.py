@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hubspot_support import env_for
+from support.launch import command as cadence_command
 from test_hubspot_sync import BATCH_CREATE, START, assert_converged, reference_tasks, scenario, task_summary
 
 from connector.crm.hubspot.emulator import HubSpotEmulator
@@ -34,9 +34,7 @@ def _count_kill_points() -> Iterator[None]:
 
 def cadence_sync(config: Path, now: str, emu: HubSpotEmulator, kill_at: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_TEST_", "HUBSPOT_"))} | env_for(emu)
-    if kill_at:
-        env["CADENCE_TEST_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "connector.cli", "sync", str(config), "--now", now, "--json"],
+    return subprocess.run([*cadence_command(kill_at=kill_at), "sync", str(config), "--now", now, "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -38,3 +38,13 @@ def test_the_local_crm_and_the_sync_import_without_fcntl(tmp_path) -> None:
                           env={"PATH": "", "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "imported False"
+
+
+def test_the_package_reads_no_test_settings() -> None:
+    """No module of the package reads a CADENCE_TEST_ variable: tests inject their hooks (tests/support/launch.py)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readers = [str(p.relative_to(root)) for package in ("connector", "sequences") for p in (root / package).rglob("*.py")
+               if "CADENCE_TEST_" in p.read_text(encoding="utf-8")]
+    assert readers == []

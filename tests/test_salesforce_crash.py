@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from salesforce_support import START, UPSERT, assert_converged, env_for
+from support.launch import command as cadence_command
 from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 from connector.crm.salesforce.emulator import SalesforceEmulator
@@ -25,9 +25,7 @@ AT_KILL = {"after_intents": 0, "between_batches": 200, "after_crm_write": 200, "
 
 def cadence_sync(config: Path, now: str, emu: SalesforceEmulator, kill_at: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_TEST_", "SALESFORCE_"))} | env_for(emu)
-    if kill_at:
-        env["CADENCE_TEST_KILL_AT"] = kill_at
-    return subprocess.run([sys.executable, "-m", "connector.cli", "sync", str(config), "--now", now, "--json"],
+    return subprocess.run([*cadence_command(kill_at=kill_at), "sync", str(config), "--now", now, "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -10,7 +10,17 @@ from typing import Any
 
 import click
 
-from connector.clikit import EXIT_OK, EXIT_RUN_FAILED, Command, echo_json, exit_code_for, fail, load_config_or_exit, parse_now
+from connector.clikit import (
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    Command,
+    echo_json,
+    exit_code_for,
+    fail,
+    load_config_or_exit,
+    parse_now,
+    run_hook,
+)
 from connector.store import Store
 
 _FORMATS = click.Choice(["auto", "text", "json"])
@@ -29,7 +39,7 @@ def _run(config: Path, now: str | None, plan_only: bool, as_json: bool, log_form
     try:
         with stop_on_signals(stop), progress_bar(None if not as_json else False) as progress:
             report = run_sync(loaded, now=moment, plan_only=plan_only, stop=stop, progress=progress,
-                              allow_mass_exit=allow_mass_exit)
+                              allow_mass_exit=allow_mass_exit, hook=run_hook())
     except LockHeld as exc:
         fail(str(exc), EXIT_RUN_FAILED)
     if as_json:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from connector.clikit import EXIT_BAD_INPUT, Command, CommandGroup, echo_json, parse_now
+from connector.clikit import EXIT_BAD_INPUT, Command, CommandGroup, echo_json, parse_now, run_hook
 
 
 def _load_fleet_or_exit(path: Path) -> object:
@@ -54,7 +54,7 @@ def worker_command(fleet_file: Path, concurrency: int, metrics_port: int | None,
 
         metrics = Metrics()
         serve_metrics(metrics, metrics_port)
-    hook = getattr(click.get_current_context().obj, "at", None)  # a test's run hook (tests/fleet_launch.py)
+    hook = run_hook()  # a test's run hook (tests/support/launch.py); None in production
     FleetWorker(fleet, concurrency=concurrency, heartbeat=heartbeat, stalled_after=stalled_after, metrics=metrics,
                 hook=hook).run()
 
