@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from hubspot_support import CANARY_TOKEN, live_task_keys, prepare
+from support.launch import command as cadence_command
 from test_hubspot_sync import START, Portal, bulk_config
 
 from connector.configfile import load_config
@@ -44,9 +44,7 @@ def portal_with_contacts(emu: HubSpotEmulator, directory: Path, contacts: int = 
 def cli(config: Path, url: str, *args: str, pause: str = "") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_TEST_", "HUBSPOT_"))}
     env.update(env_at(url))
-    if pause:
-        env["CADENCE_TEST_PAUSE_AT"] = pause
-    return subprocess.Popen([sys.executable, "-m", "connector.cli", *args, str(config)], cwd=ROOT, env=env,
+    return subprocess.Popen([*cadence_command(pause_at=pause), *args, str(config)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
