@@ -7,7 +7,7 @@ or phone number where that is unambiguous, then the config default. Never the se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +49,12 @@ def _phone_facts(phone: str) -> tuple[str, str]:
     country = phonenumbers.region_code_for_number(number) or ""
     zones = [z for z in _phone_tz.time_zones_for_number(number) if z != "Etc/Unknown"]
     return (country if country != "ZZ" else ""), (zones[0] if len(zones) == 1 else "")
+
+
+def phone_facts(phone: str) -> tuple[str, str]:
+    """(country, zone) a phone number tells: with the contact's own zone, country and region,
+    all that decides its calendar (`resolve_zone`, `resolve_country`)."""
+    return _phone_facts(phone)
 
 
 def resolve_zone(contact: Contact, default_zone: str) -> tuple[str, str]:
@@ -99,6 +105,15 @@ class LocalCalendar:
     work_days: frozenset[int]
     days_off: frozenset[date]  # the owner's days off, owner-local dates
     owner_zone_name: str = ""  # the owner's zone ("" = the contact's)
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # hashed once: every remembered answer below is keyed by the calendar (hot path)
+        object.__setattr__(self, "_hash", hash((self.zone_name, self.zone_source, self.country, self.subdivision,
+                                                self.work_days, self.days_off, self.owner_zone_name)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def zone(self) -> ZoneInfo:
@@ -152,6 +167,9 @@ class LocalCalendar:
         """
         if duration.unit == "hours":
             return moment + sign * duration.fixed
+        return _shift(self, moment, duration, sign, moment.fold)
+
+    def _shift(self, moment: datetime, duration: Duration, sign: int) -> datetime:
         local = moment.astimezone(self.zone)
         day, count = local.date(), duration.amount
         if not duration.business:
@@ -172,6 +190,9 @@ class LocalCalendar:
 
         Returns it in UTC with the reasons it was moved (skipped days by name).
         """
+        return _next_slot(self, earliest, window, earliest.fold)
+
+    def _next_slot(self, earliest: datetime, window: Window) -> tuple[datetime, tuple[str, ...]]:
         zone = self.zone
         local = earliest.astimezone(zone)
         day, clock = local.date(), local.time()
@@ -210,10 +231,9 @@ class LocalCalendar:
 
     def due_after(self, anchor: datetime, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
         """Where a wait of `wait` from `anchor` lands, in `window`, on a business day."""
-        local = anchor.astimezone(self.zone)
         if wait.unit == "hours" or wait.amount == 0:
             return self.next_slot(anchor + timedelta(hours=wait.amount if wait.unit == "hours" else 0), window)
-        return _due_after_day(self, local.date(), wait, window)
+        return _due_after_day(self, local_day(anchor, self.zone_name), wait, window)
 
     def _due_after_day(self, start: date, wait: Duration, window: Window) -> tuple[datetime, tuple[str, ...]]:
         passed: tuple[str, ...] = ()
@@ -234,6 +254,20 @@ def _day_off_reason(calendar: LocalCalendar, day: date) -> str | None:
 @lru_cache(maxsize=262_144)
 def _contact_day_off(calendar: LocalCalendar, day: date) -> str | None:
     return calendar._contact_day_off(day)
+
+
+# The answers below are asked per task with moments that repeat (window starts, the run's
+# `now`, capacity moves): remembered, within a bound. A moment's `fold` is part of the key:
+# two wall times of one zone that differ only by it compare (and hash) equal, yet are an
+# hour apart.
+@lru_cache(maxsize=16_384)
+def _next_slot(calendar: LocalCalendar, earliest: datetime, window: Window, fold: int) -> tuple[datetime, tuple[str, ...]]:
+    return calendar._next_slot(earliest, window)
+
+
+@lru_cache(maxsize=16_384)
+def _shift(calendar: LocalCalendar, moment: datetime, duration: Duration, sign: int, fold: int) -> datetime:
+    return calendar._shift(moment, duration, sign)
 
 
 @lru_cache(maxsize=65_536)
@@ -297,4 +331,30 @@ def owner_zone_name(owner: Owner | None, default_zone: str) -> str:
 
 def local_day(moment: datetime, zone_name: str) -> date:
     """The date on the wall clock of `zone_name` at `moment` (an owner-local day, for capacity)."""
+    return _local_day(moment, zone_name, moment.fold)
+
+
+def local_day_text(moment: datetime, zone_name: str) -> str:
+    """`local_day(...).isoformat()`: the capacity ledger's key."""
+    return _local_day_text(moment, zone_name, moment.fold)
+
+
+def local_text(moment: datetime, zone_name: str) -> str:
+    """`moment` on the wall clock of `zone_name`, ISO 8601 with the offset (a task's `due_local`)."""
+    return _local_text(moment, zone_name, moment.fold)
+
+
+# Remembered (see `_next_slot`): converting to a zone is the costly part, and due times repeat.
+@lru_cache(maxsize=16_384)
+def _local_day(moment: datetime, zone_name: str, fold: int) -> date:
     return moment.astimezone(_zone(zone_name)).date()
+
+
+@lru_cache(maxsize=16_384)
+def _local_day_text(moment: datetime, zone_name: str, fold: int) -> str:
+    return moment.astimezone(_zone(zone_name)).date().isoformat()
+
+
+@lru_cache(maxsize=16_384)
+def _local_text(moment: datetime, zone_name: str, fold: int) -> str:
+    return moment.astimezone(_zone(zone_name)).isoformat()

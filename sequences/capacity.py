@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from .calendar import local_day, owner_zone_name
+from .calendar import local_day, local_text, owner_zone_name
 from .guards import Proposal, place
-from .records import Owner
+from .records import CreateTask, Owner
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import PlanContext
@@ -37,16 +38,26 @@ def apply_capacity(ctx: PlanContext, drafts: Iterable[Draft], in_given_order: bo
     for draft in ordered:
         task = draft.task
         load = ctx.day_load(task.owner_id)
-        day = load.day(task.due_at)
-        if not load.full(day):
-            load.take(day)
+        if load.claim(task.due_at):  # the common case: the day has room
             continue
         p = draft.proposal
         with_load = Proposal(p.calendar, p.window, p.now, p.touches, p.min_gap, p.budget_touches, p.budget_window, load)
         due, moves = place(task.due_at, with_load)
         load.take(load.day(due))
-        draft.task = replace(task, due_at=due, due_local=due.astimezone(draft.calendar.zone).isoformat(),
-                             adjustments=task.adjustments + moves)
+        draft.task = moved(task, due, local_text(due, draft.calendar.zone_name), task.adjustments + moves)
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(CreateTask))
+_task_values = attrgetter(*_TASK_FIELDS)
+_DUE_AT, _DUE_LOCAL, _ADJUSTMENTS = (_TASK_FIELDS.index(n) for n in ("due_at", "due_local", "adjustments"))
+
+
+def moved(task: CreateTask, due_at: datetime, due_local: str, adjustments: tuple[str, ...]) -> CreateTask:
+    """`dataclasses.replace(task, due_at=..., due_local=..., adjustments=...)` without its
+    per-call introspection (a capacity move is on the hot path)."""
+    values = list(_task_values(task))
+    values[_DUE_AT], values[_DUE_LOCAL], values[_ADJUSTMENTS] = due_at, due_local, adjustments
+    return CreateTask(*values)
 
 
 def release(ctx: PlanContext, draft: Draft) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .calendar import LocalCalendar, calendar_for, owner_zone_name
+from .calendar import LocalCalendar, calendar_for, owner_zone_name, phone_facts
 from .config import WEEKDAYS, Cadence, Condition, Config, Rule, Step
 from .durations import Duration, Window, parse_window
 from .guards import DayLoad, Proposal, place
@@ -42,12 +42,13 @@ class PlanContext:
     default_calendar: LocalCalendar = field(init=False)
     owner_ids: tuple[str, ...] = field(init=False)
     _placements: dict[object, tuple[datetime, tuple[str, ...]]] = field(init=False, default_factory=dict)
-    _calendars: dict[tuple[str, str, str, str], LocalCalendar] = field(init=False, default_factory=dict)
+    _calendars: dict[tuple[object, ...], LocalCalendar] = field(init=False, default_factory=dict)
     _reasons: dict[tuple[str, int], str] = field(init=False, default_factory=dict)
     _loads: dict[str, DayLoad] = field(init=False, default_factory=dict)
+    _proposals: dict[tuple[LocalCalendar, Window], Proposal] = field(init=False, default_factory=dict)
     _conditions: dict[int, tuple[Condition, Predicate]] = field(init=False, default_factory=dict)
     _horizon_starts: dict[datetime, datetime] = field(init=False, default_factory=dict)
-    _surely_within: datetime = field(init=False)
+    surely_within: datetime = field(init=False)  # tasks due by then are within the horizon, whatever the calendar
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -64,7 +65,7 @@ class PlanContext:
         horizon = cfg.pacing.horizon
         span = timedelta(hours=horizon.amount) if horizon is not None and horizon.unit == "hours" else \
             timedelta(days=horizon.amount if horizon is not None else 0) - timedelta(hours=3)  # DST margin
-        self._surely_within = self.now + span
+        self.surely_within = self.now + span
 
     # -- placing one task
     def placement(self, proposal: Proposal, anchor: datetime, wait: Duration, has_touches: bool) -> tuple[datetime, tuple[str, ...]]:
@@ -84,6 +85,16 @@ class PlanContext:
         return result
 
     def proposal(self, calendar: LocalCalendar, window: Window, touches: tuple[datetime, ...]) -> Proposal:
+        if not touches:  # the same for every new contact on this calendar and window: built once
+            found = self._proposals.get((calendar, window))
+            if found is None:
+                if len(self._proposals) > 50_000:
+                    self._proposals.clear()
+                found = self._proposals[(calendar, window)] = self._proposal(calendar, window, ())
+            return found
+        return self._proposal(calendar, window, touches)
+
+    def _proposal(self, calendar: LocalCalendar, window: Window, touches: tuple[datetime, ...]) -> Proposal:
         touches_allowed, per = self.budget
         return Proposal(calendar, window, self.now, touches, self.config.guards.min_gap, touches_allowed, per)
 
@@ -113,19 +124,23 @@ class PlanContext:
 
     # -- calendars and owners
     def calendar(self, contact: Contact) -> LocalCalendar:
-        """The contact's calendar; remembered per (zone, country, region, owner) when the
-        contact's own zone and country settle it (the phone number plays no part then)."""
-        memo_key = None
-        if contact.timezone and contact.country:
-            memo_key = (contact.timezone, contact.country, contact.subdivision, contact.owner_id)
-            found = self._calendars.get(memo_key)
-            if found is not None:
-                return found
+        """The contact's calendar, remembered by what decides it: the contact's zone, country,
+        region and owner, and, when those do not settle it, what its phone number tells."""
+        short = (contact.timezone, contact.country, contact.subdivision, contact.owner_id)
+        found = self._calendars.get(short)
+        if found is not None:
+            return found
+        full = (*short, phone_facts(contact.phone))
+        found = self._calendars.get(full)
+        if found is not None:
+            return found
         result = self._calendar(contact, contact.owner_id)
-        if memo_key is not None and result.zone_source == "contact" and result.country == contact.country.upper():
-            if len(self._calendars) > 50_000:
-                self._calendars.clear()
-            self._calendars[memo_key] = result
+        if len(self._calendars) > 50_000:
+            self._calendars.clear()
+        if contact.country and result.zone_source in ("contact", "country") and result.country == contact.country.upper():
+            self._calendars[short] = result  # the phone number played no part
+        else:
+            self._calendars[full] = result
         return result
 
     def _calendar(self, contact: Contact, owner_id: str) -> LocalCalendar:
@@ -175,7 +190,7 @@ class PlanContext:
         horizon = self.config.pacing.horizon
         if horizon is None:
             return None
-        if due <= self._surely_within:  # fast path: N business days or days span at least N days
+        if due <= self.surely_within:  # fast path: N business days or days span at least N days
             return self.now
         start = self._horizon_starts.get(due)
         if start is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time, timedelta
 
 _UNITS = {
@@ -18,6 +18,7 @@ _UNITS = {
     "hour": "hours",
     "hours": "hours",
 }
+_UNIT_LENGTH = {"hours": timedelta(hours=1), "days": timedelta(days=1), "weeks": timedelta(weeks=1)}
 _DURATION = re.compile(r"^\s*(\d{1,4})\s*([a-z ]+?)\s*$")
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -26,6 +27,13 @@ _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 class Duration:
     amount: int
     unit: str  # business_days, days, weeks, hours
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.amount, self.unit)))  # hashed once: a key of remembered answers
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         label = {"business_days": "business day", "days": "day", "weeks": "week", "hours": "hour"}[self.unit]
@@ -41,8 +49,7 @@ class Duration:
         """The length as fixed time; only for hours, days and weeks (business days need a calendar)."""
         if self.unit == "business_days":
             raise ValueError(f"{self} has no fixed length: count it on a calendar")
-        return {"hours": timedelta(hours=self.amount), "days": timedelta(days=self.amount),
-                "weeks": timedelta(weeks=self.amount)}[self.unit]
+        return _UNIT_LENGTH[self.unit] * self.amount
 
 
 def parse_duration(text: str | int | Duration) -> Duration:
@@ -72,6 +79,13 @@ class Window:
 
     start: time
     end: time
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.start, self.end)))  # hashed once: a key of remembered answers
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"

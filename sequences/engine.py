@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import islice
 
-from .calendar import LocalCalendar
+from .calendar import LocalCalendar, local_text
 from .capacity import apply_capacity
 from .config import Cadence, Config, Step
 from .context import PlanContext
@@ -74,7 +74,8 @@ def plan_iter(config: Config, snapshot: Snapshot, now: datetime, chunk: int = CH
         for p, c in queue:
             start_or_queue(p, admissions.admit(c.owner_id))
         for p in planners:
-            p.thank_referrers()
+            if p.state.referrals:
+                p.thank_referrers()
         # then new starts (in queue order: the first in the queue gets the first free day) and thank-yous
         started = {id(p) for p, _ in queue}
         fresh = [d for p, _ in queue for d in p.drafts[p.placed:]]
@@ -160,7 +161,11 @@ class ContactPlanner:
     # -- entry point
     def plan(self) -> ContactPlanner:
         live = self.live()
-        queued = next((e for e in self.enrollments if e.status is EnrollmentStatus.QUEUED), None)
+        queued: Enrollment | None = None
+        for q in self.enrollments:
+            if q.status is EnrollmentStatus.QUEUED:
+                queued = q
+                break
         if self.contact.deleted or self.contact.merged_into:
             why = (f"merged into contact {self.contact.merged_into}" if self.contact.merged_into else "deleted in the CRM")
             for e in (live, queued):
@@ -368,7 +373,7 @@ class ContactPlanner:
             cadence_id=cadence.id if cadence else "thanks", version=cadence.version if cadence else 0,
             seq=before.seq if before else 0, step_index=index, step_id=step_id, channel=channel,
             task_type=channel.value, priority=priority.lower(), due_at=due,
-            due_local=due.astimezone(calendar.zone).isoformat(), timezone=calendar.zone_name,
+            due_local=local_text(due, calendar.zone_name), timezone=calendar.zone_name,
             subject=subject, body=body, reason=reason, adjustments=moves,
         )
         if self.drafts is NONE:

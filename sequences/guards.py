@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from .calendar import LocalCalendar, local_day, zone_or_none
+from .calendar import LocalCalendar, local_day, local_day_text, zone_or_none
 from .durations import Duration, Window
 
 # A guard: (proposed due, context) -> (new due, reason) when it moves the task, else None.
@@ -39,6 +39,7 @@ class DayLoad:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def day(self, moment: datetime) -> date:
+        """The owner-local day of `moment`."""
         return local_day(moment, self.zone_name)
 
     def full(self, day: date) -> bool:
@@ -47,6 +48,15 @@ class DayLoad:
     def take(self, day: date) -> None:
         slot = (self.owner_id, day.isoformat())
         self.counts[slot] = self.counts.get(slot, 0) + 1
+
+    def claim(self, moment: datetime) -> bool:
+        """Take a slot on the day of `moment` if it has room (`full` then `take`, in one look-up)."""
+        slot = (self.owner_id, local_day_text(moment, self.zone_name))
+        count = self.counts.get(slot, 0)
+        if count >= self.capacity:
+            return False
+        self.counts[slot] = count + 1
+        return True
 
 
 @dataclass(frozen=True, slots=True)

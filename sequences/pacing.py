@@ -97,7 +97,13 @@ class Admissions:
 def apply_horizon(p: ContactPlanner) -> None:
     """Tasks due beyond the horizon wait in state: the enrollment keeps its place and
     wakes when the task comes within the horizon (sooner when anything changes)."""
-    if not p.drafts:
+    ctx = p.ctx
+    if not p.drafts or ctx.config.pacing.horizon is None:
+        return
+    for d in p.drafts:  # the common case: every task surely within the horizon (see `horizon_start`)
+        if d.task.due_at > ctx.surely_within:
+            break
+    else:
         return
     kept: list[Draft] = []
     for d in p.drafts:

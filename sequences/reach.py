@@ -53,7 +53,11 @@ _NOBODY_OUT = Reach(frozenset(), False, False, False)
 
 def reach_of(contact: Contact, tasks: Iterable[TaskState] = ()) -> Reach:
     """The contact's reach, from its CRM flags and the outcomes recorded on its tasks."""
-    bounced_task = any(t.outcome is Outcome.BOUNCED for t in tasks)
+    bounced_task = False
+    for t in tasks:
+        if t.outcome is Outcome.BOUNCED:
+            bounced_task = True
+            break
     if not contact.opted_out and not contact.do_not_contact and not bounced_task:
         return _NOBODY_OUT
     channels, everything, bounced = _parse(contact.opted_out)

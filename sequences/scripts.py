@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .config import Cadence, Config, Step
 from .records import Contact, Owner
@@ -21,10 +22,7 @@ def _values(contact: Contact, owner: Owner | None, referrer: Contact | None, ref
         "company": contact.company,
     }
     if owner is not None:
-        values.update({
-            "owner.first_name": owner.first_name, "owner.last_name": owner.last_name,
-            "owner.full_name": owner.full_name, "owner.email": owner.email,
-        })
+        values.update(_owner_values(owner))
     for prefix, other in (("referrer", referrer), ("referred", referred)):
         if other is not None:
             values.update({
@@ -32,6 +30,13 @@ def _values(contact: Contact, owner: Owner | None, referrer: Contact | None, ref
                 f"{prefix}.full_name": other.full_name or other.id, f"{prefix}.company": other.company,
             })
     return values
+
+
+@lru_cache(maxsize=4096)
+def _owner_values(owner: Owner) -> dict[str, str]:
+    """An owner's template values (the same for each of their tasks: built once; never mutated)."""
+    return {"owner.first_name": owner.first_name, "owner.last_name": owner.last_name,
+            "owner.full_name": owner.full_name, "owner.email": owner.email}
 
 
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
@@ -71,13 +76,14 @@ def task_text(
         body = (f"{who} gave us {name}'s name. Say thank you, and let them know "
                 "we will reach out and keep them posted.")
         return subject, body, ()
-    values.update({"cadence.name": cadence.name, "step.number": str(index + 1), "step.total": str(len(cadence.steps))})
+    values.update(_step_values(cadence.name, index, len(cadence.steps)))
     script = config.scripts.get(step.script) if step.script else None
     missing: list[str] = []
 
     def fill(template: str) -> str:
         text, absent = render_checked(template, values)
-        missing.extend(absent)
+        if absent:
+            missing.extend(absent)
         return text
 
     subject = _tidy(fill(step.subject or (script.subject if script else "")))
@@ -86,7 +92,13 @@ def task_text(
         lines = ["", "", "If they say...", ""]
         lines += [f"- \"{fill(o.objection)}\" -> {fill(o.answer)}" for o in script.objections]
         body += "\n".join(lines)
-    return subject, body, tuple(dict.fromkeys(missing))
+    return subject, body, tuple(dict.fromkeys(missing)) if missing else ()
+
+
+@lru_cache(maxsize=4096)
+def _step_values(cadence_name: str, index: int, total: int) -> dict[str, str]:
+    """A step's template values (the same for every contact: built once; never mutated)."""
+    return {"cadence.name": cadence_name, "step.number": str(index + 1), "step.total": str(total)}
 
 
 def missing_text_reason(missing: tuple[str, ...], contact: Contact, owner: Owner | None) -> str:

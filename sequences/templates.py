@@ -156,7 +156,7 @@ def render_checked(text: str, values: Mapping[str, str]) -> tuple[str, tuple[str
             missing.append(name)
         out.append(value)
         out.append(literal)
-    return "".join(out), tuple(dict.fromkeys(missing))
+    return "".join(out), tuple(dict.fromkeys(missing)) if missing else ()
 
 
 def render(text: str, values: Mapping[str, str]) -> str:

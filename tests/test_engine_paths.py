@@ -326,3 +326,18 @@ def test_opt_out_after_planning_withdraws_the_open_task_and_moves_on():
     assert [c.key for c in after.closes] == [email.key]
     assert "opted out of email" in after.closes[0].reason
     assert after.creates[0].step_id == "call-2"
+
+
+def test_remembered_local_answers_tell_the_two_readings_of_an_ambiguous_wall_time_apart() -> None:
+    """01:30 on the night clocks go back happens twice; the two compare and hash equal in
+    Python, yet are an hour apart: the calendar's remembered answers must not mix them up."""
+    from sequences.calendar import local_day, local_text
+
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=ny)
+    second = first.replace(fold=1)
+    assert first == second and hash(first) == hash(second)  # why the fold is part of the key
+    assert local_text(first, "UTC") == "2026-11-01T05:30:00+00:00"
+    assert local_text(second, "UTC") == "2026-11-01T06:30:00+00:00"
+    late = datetime(2026, 11, 1, 23, 30, tzinfo=ny)  # 04:30 UTC the next day
+    assert local_day(late, "UTC").isoformat() == "2026-11-02"
