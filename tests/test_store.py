@@ -15,7 +15,8 @@ from crm_conformance import make_task
 from connector.crm.base import WriteResult
 from connector.store import LedgerRow, Store
 from connector.store_factory import StateLocation, open_store
-from connector.store_sqlite import MIGRATIONS, SQLiteStore, migrate
+from connector.store_migrations import MIGRATIONS, migrate
+from connector.store_sqlite import SQLiteStore
 from sequences.records import CloseTask, Contact, Enrollment, EnrollmentStatus, Outcome, TaskState, TaskStatus
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
@@ -57,6 +58,81 @@ def test_migrations_are_applied_once_in_order(tmp_path: Path) -> None:
     versions = [r[0] for r in s.db.execute("SELECT version FROM schema_version")]
     assert versions == sorted(MIGRATIONS) and s.schema_version == max(MIGRATIONS)
     s.close()
+
+
+# the tables of a state file written by crm-cadence at schema version 1 (before owners were cached
+# and before pacing): kept here as a fixture, to check that the migrations still upgrade such a file
+SCHEMA_V1 = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE enrollments (
+    account TEXT NOT NULL, contact_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    cadence_id TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    step_index INTEGER NOT NULL, open_task_key TEXT NOT NULL DEFAULT '',
+    snoozed_until TEXT, reason TEXT NOT NULL DEFAULT '', data TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, contact_id, seq)
+);
+CREATE INDEX enrollments_by_status ON enrollments (account, status, snoozed_until);
+CREATE TABLE tasks (
+    account TEXT NOT NULL, key TEXT NOT NULL, contact_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending','created','unknown','closed','failed')),
+    crm_id TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL, due_at TEXT,
+    sent_at TEXT, crm_status TEXT NOT NULL DEFAULT '', completed_at TEXT,
+    outcome TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
+    close_reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, key)
+);
+CREATE INDEX tasks_by_contact ON tasks (account, contact_id);
+CREATE INDEX tasks_by_status ON tasks (account, status, key);
+CREATE TABLE contacts (
+    account TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+    referred_by TEXT NOT NULL DEFAULT '', needs_plan INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (account, id)
+);
+CREATE INDEX contacts_by_referrer ON contacts (account, referred_by);
+CREATE INDEX contacts_needing_plan ON contacts (account, id) WHERE needs_plan = 1;
+CREATE TABLE cursors (
+    account TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL,
+    started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL,
+    plan_only INTEGER NOT NULL DEFAULT 0, counts TEXT NOT NULL DEFAULT '{}',
+    error TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+def _shape(db: sqlite3.Connection) -> dict[str, object]:
+    """Tables -> sorted (column, type, not null, default, primary key position); indexes -> columns and partial clause."""
+    shape: dict[str, object] = {}
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
+        columns = db.execute(f"PRAGMA table_info({table})").fetchall()
+        # an INTEGER PRIMARY KEY is the rowid: never NULL, whether or not NOT NULL is spelled out
+        shape[table] = sorted((name, kind, bool(notnull or pk), str(default).strip("'") if default is not None else None, pk)
+                              for _, name, kind, notnull, default, pk in columns)
+    for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"):
+        shape[f"index {name}"] = (tuple(r[2] for r in db.execute(f"PRAGMA index_info({name})")),
+                                  sql.partition(" WHERE ")[2].strip())
+    return shape
+
+
+def test_an_old_state_file_is_upgraded_to_the_fresh_schema(tmp_path: Path) -> None:
+    """A state file at schema version 1, upgraded by the migrations, has the same tables, columns and indexes as a
+    fresh file built from connector/schema.py, and both record every schema version."""
+    old = sqlite3.connect(tmp_path / "old.sqlite", isolation_level=None)
+    old.executescript(SCHEMA_V1)
+    fresh = sqlite3.connect(tmp_path / "fresh.sqlite", isolation_level=None)
+    assert migrate(old) == migrate(fresh) == max(MIGRATIONS)
+    assert _shape(old) == _shape(fresh)
+    for db in (old, fresh):
+        assert [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")] == sorted(MIGRATIONS)
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -250,7 +326,7 @@ def test_ledger_row_payload_round_trips(store: Store) -> None:
 
 def test_retryable_failures_are_parked_after_max_attempts(store: Store) -> None:
     """A create that keeps failing retryably is retried up to MAX_ATTEMPTS times, then marked failed."""
-    from connector.store_sqlite import MAX_ATTEMPTS
+    from connector.store_ledger import MAX_ATTEMPTS
 
     task = make_task("c1", run="r")
     store.add_intent(task, NOW)

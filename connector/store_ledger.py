@@ -1,0 +1,211 @@
+"""The task ledger's queries (the `tasks` table): intents, the write state machine
+(pending -> unknown -> created/failed, closes), the CRM's task states, loads and summaries.
+
+A mixin of SQLiteStore (connector/store_sqlite.py), as connector/store_sql.py explains.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
+
+from .store import CLOSED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
+from .store_sql import SQLSession, chunks, marks
+
+MAX_ATTEMPTS = 10  # retryable create failures before a task is parked as `failed`
+
+LEDGER_COLUMNS = (
+    "key, contact_id, owner_id, status, crm_id, attempts, last_error, payload, due_at, sent_at, "
+    "crm_status, completed_at, outcome, note, close_reason, created_at, updated_at"
+)
+
+
+def ledger_row(r: sqlite3.Row) -> LedgerRow:
+    return LedgerRow(
+        key=r["key"], contact_id=r["contact_id"], owner_id=r["owner_id"], status=r["status"],
+        crm_id=r["crm_id"], attempts=r["attempts"], last_error=r["last_error"], payload=r["payload"],
+        due_at=from_ts(r["due_at"]), sent_at=from_ts(r["sent_at"]), crm_status=r["crm_status"],
+        completed_at=from_ts(r["completed_at"]), outcome=r["outcome"], note=r["note"],
+        close_reason=r["close_reason"], created_at=from_ts(r["created_at"]), updated_at=from_ts(r["updated_at"]),
+    )
+
+
+class LedgerQueries:
+    """The task ledger: one row per task key."""
+
+    def add_intent(self: SQLSession, task: CreateTask, now: datetime) -> bool:
+        with self.transaction():
+            cur = self._q(
+                "INSERT INTO tasks (account, key, contact_id, owner_id, status, payload, due_at, created_at, updated_at) "
+                "VALUES (?,?,?,?,'pending',?,?,?,?) ON CONFLICT (account, key) DO NOTHING",
+                (self.account, task.key, task.contact_id, task.owner_id, record_json(task), ts(task.due_at), ts(now), ts(now)),
+            )
+            return cur.rowcount == 1
+
+    def request_close(self: SQLSession, close: CloseTask, now: datetime) -> bool:
+        with self.transaction():
+            cur = self._q(
+                "UPDATE tasks SET close_reason=?, updated_at=? WHERE account=? AND key=? AND status!='closed'",
+                (close.reason or "closed", ts(now), self.account, close.key),
+            )
+            return cur.rowcount == 1
+
+    def tasks_of(self: SQLSession, contact_ids: Iterable[str]) -> dict[str, list[LedgerRow]]:
+        found: dict[str, list[LedgerRow]] = {}
+        for chunk in chunks(contact_ids):
+            rows = self._q(
+                f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND contact_id IN ({marks(len(chunk))}) ORDER BY contact_id, created_at, key",
+                [self.account, *chunk],
+            )
+            for r in rows:
+                found.setdefault(r["contact_id"], []).append(ledger_row(r))
+        return found
+
+    def ledger(self: SQLSession, statuses: Sequence[str], *, limit: int | None = None, after: str = "") -> list[LedgerRow]:
+        sql = f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND status IN ({marks(len(statuses))}) AND key>? ORDER BY key"
+        params: list[Any] = [self.account, *statuses, after]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [ledger_row(r) for r in self._q(sql, params)]
+
+    def get(self: SQLSession, key: str) -> LedgerRow | None:
+        r = self._q(f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND key=?", (self.account, key)).fetchone()
+        return ledger_row(r) if r else None
+
+    def closes_due(self: SQLSession, *, limit: int, after: str = "") -> list[LedgerRow]:
+        rows = self._q(
+            f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND close_reason!='' AND status!='closed' AND key>? ORDER BY key LIMIT ?",
+            (self.account, after, limit),
+        )
+        return [ledger_row(r) for r in rows]
+
+    def mark_sending(self: SQLSession, keys: Sequence[str], now: datetime) -> None:
+        with self.transaction():
+            for chunk in chunks(keys):
+                self._q(
+                    f"UPDATE tasks SET status='unknown', sent_at=?, updated_at=? WHERE account=? AND key IN ({marks(len(chunk))})",
+                    [ts(now), ts(now), self.account, *chunk],
+                )
+
+    def record_creates(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
+        with self.transaction():
+            for res in results:
+                if res.ok:
+                    self._q(
+                        "UPDATE tasks SET status='created', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                        "last_error='', updated_at=? WHERE account=? AND key=?",
+                        (res.crm_id, ts(now), self.account, res.key),
+                    )
+                elif res.unknown:
+                    self._q(
+                        "UPDATE tasks SET status='unknown', last_error=?, updated_at=? WHERE account=? AND key=?",
+                        (res.error, ts(now), self.account, res.key),
+                    )
+                else:  # a retryable failure is retried up to MAX_ATTEMPTS times, then parked as failed
+                    self._q(
+                        "UPDATE tasks SET status=CASE WHEN ?=1 AND attempts+1<? THEN 'pending' ELSE 'failed' END, "
+                        "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
+                        (int(res.retryable), MAX_ATTEMPTS, res.error, ts(now), self.account, res.key),
+                    )
+
+    def record_closes(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
+        with self.transaction():
+            for res in results:
+                if res.ok:
+                    self._q(
+                        "UPDATE tasks SET status='closed', crm_status=CASE WHEN crm_status='completed' THEN 'completed' ELSE 'deleted' END, "
+                        "last_error='', updated_at=? WHERE account=? AND key=?",
+                        (ts(now), self.account, res.key),
+                    )
+                elif res.retryable or res.unknown:
+                    self._q(
+                        "UPDATE tasks SET attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
+                        (res.error, ts(now), self.account, res.key),
+                    )
+                else:
+                    self._q(
+                        "UPDATE tasks SET close_reason='', last_error=?, updated_at=? WHERE account=? AND key=?",
+                        (f"close failed: {res.error}", ts(now), self.account, res.key),
+                    )
+
+    def resolve(self: SQLSession, found: Mapping[str, str], missing: Iterable[str], now: datetime) -> None:
+        with self.transaction():
+            for key, crm_id in found.items():
+                self._q(
+                    "UPDATE tasks SET status='created', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                    "updated_at=? WHERE account=? AND key=? AND status='unknown'",
+                    (crm_id, ts(now), self.account, key),
+                )
+            for chunk in chunks(missing):
+                self._q(
+                    f"UPDATE tasks SET status='pending', updated_at=? WHERE account=? AND status='unknown' AND key IN ({marks(len(chunk))})",
+                    [ts(now), self.account, *chunk],
+                )
+
+    def close_unsent(self: SQLSession, keys: Iterable[str], now: datetime) -> None:
+        with self.transaction():
+            for chunk in chunks(keys):
+                self._q(
+                    f"UPDATE tasks SET status='closed', crm_status='deleted', updated_at=? WHERE account=? AND status='pending' AND key IN ({marks(len(chunk))})",
+                    [ts(now), self.account, *chunk],
+                )
+
+    def open_task_ids(self: SQLSession) -> dict[str, str]:
+        rows = self._q("SELECT key, crm_id FROM tasks WHERE account=? AND status='created' AND crm_status='open'", (self.account,))
+        return {r["key"]: r["crm_id"] for r in rows}
+
+    def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:
+        changed: set[str] = set()
+        with self.transaction():
+            for state in states:
+                r = self._q(
+                    "SELECT contact_id, status, crm_id, crm_status, completed_at, outcome, note FROM tasks WHERE account=? AND key=?",
+                    (self.account, state.key),
+                ).fetchone()
+                if r is None:
+                    continue  # not crm-cadence's task (or not this account's)
+                completed = state.completed_at if state.status is TaskStatus.COMPLETED else None
+                if r["completed_at"] and completed is not None:
+                    completed = min(completed, stamp(r["completed_at"]))  # first seen wins
+                new = (state.status.value, ts(completed), state.outcome.value if state.outcome else "", state.note)
+                old = (r["crm_status"], r["completed_at"], r["outcome"], r["note"])
+                adopt = r["status"] in (PENDING, UNKNOWN) and state.crm_id
+                if new == old and not adopt:
+                    continue
+                if r["status"] != CLOSED:  # a closed task's later states are the echo of our own close
+                    changed.add(r["contact_id"])
+                self._q(
+                    "UPDATE tasks SET crm_status=?, completed_at=?, outcome=?, note=?, updated_at=?, "
+                    "status=CASE WHEN status IN ('pending','unknown') THEN 'created' ELSE status END, "
+                    "crm_id=CASE WHEN crm_id='' THEN ? ELSE crm_id END WHERE account=? AND key=?",
+                    (*new, ts(now), state.crm_id, self.account, state.key),
+                )
+        return changed
+
+    def task_load(self: SQLSession, since: datetime) -> Iterator[tuple[str, datetime]]:
+        rows = self._q(
+            "SELECT owner_id, due_at FROM tasks WHERE account=? AND due_at>=? AND ("
+            " crm_status='completed' OR (close_reason='' AND "
+            "  (status IN ('pending','unknown') OR (status='created' AND crm_status='open'))))",
+            (self.account, ts(since)),
+        )
+        for r in rows:
+            yield r["owner_id"], stamp(r["due_at"])
+
+    def task_summary(self: SQLSession, now: datetime) -> list[dict[str, Any]]:
+        rows = self._q(
+            "SELECT owner_id, "
+            " sum(CASE WHEN status='created' AND crm_status='open' THEN 1 ELSE 0 END) AS open, "
+            " sum(CASE WHEN status='created' AND crm_status='open' AND due_at<? THEN 1 ELSE 0 END) AS overdue, "
+            " sum(CASE WHEN status IN ('pending','unknown') THEN 1 ELSE 0 END) AS unsent, "
+            " sum(CASE WHEN status='failed' THEN 1 ELSE 0 END) AS failed, "
+            " sum(CASE WHEN crm_status='completed' THEN 1 ELSE 0 END) AS done "
+            "FROM tasks WHERE account=? GROUP BY owner_id ORDER BY owner_id",
+            (ts(now), self.account),
+        )
+        return [dict(r) for r in rows]

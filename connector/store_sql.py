@@ -1,0 +1,184 @@
+"""The queries both stores run (PostgreSQL translates only the placeholders), grouped by concern:
+this module holds the contacts cache and the enrollments (with the enrollment queue); the task
+ledger is in connector/store_ledger.py. Each group is a mixin of SQLiteStore (connector/store_sqlite.py),
+typed by what it uses of the store: `account`, `_q` and `transaction()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from sequences.records import Contact, Enrollment
+
+from .store import contact_from_json, enrollment_from_json, from_ts, record_json, ts
+
+
+class SQLSession(Protocol):
+    """What the query mixins need of a store."""
+
+    account: str
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+def chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class ContactQueries:
+    """The contacts cache (with the needs-plan marks) and the enrollments."""
+
+    # -- contacts cache
+    def upsert_contacts(self: SQLSession, contacts: Sequence[Contact], now: datetime) -> list[str]:
+        changed: list[str] = []
+        with self.transaction():
+            existing: dict[str, str] = {}
+            for ids in chunks([c.id for c in contacts]):
+                for r in self._q(f"SELECT id, data FROM contacts WHERE account=? AND id IN ({marks(len(ids))})", [self.account, *ids]):
+                    existing[r["id"]] = r["data"]
+            seen = ts(now)
+            for contact in contacts:
+                data = record_json(contact)
+                if existing.get(contact.id) == data:
+                    self._q("UPDATE contacts SET seen_at=? WHERE account=? AND id=?", (seen, self.account, contact.id))
+                    continue
+                changed.append(contact.id)
+                self._q(
+                    "INSERT INTO contacts (account, id, data, referred_by, needs_plan, seen_at) VALUES (?,?,?,?,1,?) "
+                    "ON CONFLICT (account, id) DO UPDATE SET data=excluded.data, referred_by=excluded.referred_by, "
+                    "needs_plan=1, seen_at=excluded.seen_at",
+                    (self.account, contact.id, data, contact.referred_by, seen),
+                )
+        return changed
+
+    def contacts(self: SQLSession, ids: Iterable[str]) -> dict[str, Contact]:
+        found: dict[str, Contact] = {}
+        for chunk in chunks(ids):
+            for r in self._q(f"SELECT id, data FROM contacts WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk]):
+                found[r["id"]] = contact_from_json(r["data"])
+        return found
+
+    def referrals_of(self: SQLSession, ids: Iterable[str]) -> dict[str, list[Contact]]:
+        found: dict[str, list[Contact]] = {}
+        for chunk in chunks(ids):
+            rows = self._q(
+                f"SELECT referred_by, data FROM contacts WHERE account=? AND referred_by IN ({marks(len(chunk))}) ORDER BY id",
+                [self.account, *chunk],
+            )
+            for r in rows:
+                found.setdefault(r["referred_by"], []).append(contact_from_json(r["data"]))
+        return found
+
+    def mark_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
+        with self.transaction():
+            for chunk in chunks(ids):
+                self._q(f"UPDATE contacts SET needs_plan=1 WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk])
+
+    def needs_plan(self: SQLSession, after: str = "", limit: int = 500) -> list[str]:
+        rows = self._q(
+            "SELECT id FROM contacts WHERE account=? AND needs_plan=1 AND id>? ORDER BY id LIMIT ?",
+            (self.account, after, limit),
+        )
+        return [r["id"] for r in rows]
+
+    def clear_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
+        with self.transaction():
+            for chunk in chunks(ids):
+                self._q(f"UPDATE contacts SET needs_plan=0 WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk])
+
+    # -- enrollments
+    def enrollments(self: SQLSession, ids: Iterable[str]) -> dict[str, tuple[Enrollment, ...]]:
+        found: dict[str, list[Enrollment]] = {}
+        for chunk in chunks(ids):
+            rows = self._q(
+                f"SELECT contact_id, data FROM enrollments WHERE account=? AND contact_id IN ({marks(len(chunk))}) ORDER BY contact_id, seq",
+                [self.account, *chunk],
+            )
+            for r in rows:
+                found.setdefault(r["contact_id"], []).append(enrollment_from_json(r["data"]))
+        return {k: tuple(v) for k, v in found.items()}
+
+    def all_enrollments(self: SQLSession) -> Iterator[Enrollment]:
+        """Every enrollment of the account, in (contact, seq) order: for reports."""
+        for r in self._q("SELECT data FROM enrollments WHERE account=? ORDER BY contact_id, seq", (self.account,)):
+            yield enrollment_from_json(r["data"])
+
+    def put_enrollments(self: SQLSession, contact_id: str, enrollments: Sequence[Enrollment], now: datetime) -> None:
+        with self.transaction():
+            self._q("DELETE FROM enrollments WHERE account=? AND contact_id=?", (self.account, contact_id))
+            for e in enrollments:
+                self._q(
+                    "INSERT INTO enrollments (account, contact_id, seq, cadence_id, version, status, step_index, "
+                    "open_task_key, snoozed_until, reason, data, updated_at, wake_at, queue_key, queue_owner) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (self.account, contact_id, e.seq, e.cadence_id, e.version, e.status.value, e.step_index,
+                     e.open_task_key, ts(e.snoozed_until), e.reason, record_json(e), ts(now), ts(e.wake_at),
+                     e.queue_key, e.owner_id),
+                )
+
+    def mark_due(self: SQLSession, now: datetime) -> int:
+        with self.transaction():
+            cur = self._q(
+                "UPDATE contacts SET needs_plan=1 WHERE account=? AND needs_plan=0 AND id IN ("
+                " SELECT contact_id FROM enrollments WHERE account=? AND ("
+                "  (status='snoozed' AND snoozed_until<=?) OR "
+                "  (status='active' AND open_task_key='' AND (wake_at IS NULL OR wake_at<=?))))",
+                (self.account, self.account, ts(now), ts(now)),
+            )
+            return cur.rowcount
+
+    def enrollment_summary(self: SQLSession) -> list[dict[str, Any]]:
+        rows = self._q(
+            "SELECT cadence_id, version, step_index, status, "
+            " CASE WHEN status IN ('exited','finished') THEN reason ELSE '' END AS reason, count(*) AS n "
+            "FROM enrollments WHERE account=? GROUP BY 1,2,3,4,5 ORDER BY 1,2,4,3,5",
+            (self.account,),
+        )
+        return [dict(r) for r in rows]
+
+    # -- pacing and sweeps
+    def live_contact_ids(self: SQLSession) -> list[str]:
+        rows = self._q("SELECT DISTINCT contact_id FROM enrollments WHERE account=? AND status IN ('active','snoozed') "
+                       "ORDER BY contact_id", (self.account,))
+        return [r["contact_id"] for r in rows]
+
+    def queued_contacts(self: SQLSession, per_owner: int) -> list[str]:
+        rows = self._q(
+            "SELECT contact_id FROM (SELECT contact_id, queue_key, ROW_NUMBER() OVER "
+            " (PARTITION BY queue_owner ORDER BY queue_key) AS n FROM enrollments WHERE account=? AND status='queued') AS queue "
+            "WHERE n<=? ORDER BY queue_key",
+            (self.account, per_owner),
+        )
+        return list(dict.fromkeys(r["contact_id"] for r in rows))
+
+    def pacing_summary(self: SQLSession) -> dict[str, Any]:
+        row = self._q(
+            "SELECT sum(CASE WHEN status='queued' THEN 1 ELSE 0 END) AS queued, "
+            " sum(CASE WHEN status='active' AND open_task_key='' AND wake_at IS NOT NULL THEN 1 ELSE 0 END) AS planned, "
+            " min(CASE WHEN status='active' AND open_task_key='' THEN wake_at END) AS next_wake, "
+            " sum(CASE WHEN reason LIKE 'unreachable:%' THEN 1 ELSE 0 END) AS unreachable "
+            "FROM enrollments WHERE account=?",
+            (self.account,),
+        ).fetchone()
+        by_owner = self._q(
+            "SELECT queue_owner, count(*) AS n FROM enrollments WHERE account=? AND status='queued' GROUP BY 1 ORDER BY 1",
+            (self.account,),
+        )
+        return {"queued": row["queued"] or 0, "planned": row["planned"] or 0, "next_wake": from_ts(row["next_wake"]),
+                "unreachable": row["unreachable"] or 0, "queued_by_owner": {r["queue_owner"]: r["n"] for r in by_owner}}
