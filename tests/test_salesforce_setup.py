@@ -148,3 +148,17 @@ def test_check_reports_bad_salesforce_settings_at_their_keys(tmp_path: Path) -> 
     ok = subprocess.run([sys.executable, "-m", "connector.cli", "check", str(config)], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_setup_an_unexpected_answer_is_one_line_without_a_secret(tmp_path: Path) -> None:
+    """A 4xx nobody expected (a proxy, a gateway) while setup reads the org: one line with the
+    status, exit 1, no traceback and no secret (the secret scan reads the output)."""
+    with SalesforceEmulator() as emu:
+        prepare(emu)
+        config = tmp_path / "cadence.yaml"
+        config.write_text(CONFIG, encoding="utf-8")
+        emu.faults.fail_next(1, status=400, path_glob="*describe*")
+        result = setup(config, emu)
+        scan_text(result.stdout + result.stderr, "setup output after a 400")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "Salesforce answered 400" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

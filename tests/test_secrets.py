@@ -177,3 +177,42 @@ def test_network_failure_errors_hold_no_token(portal: tuple[Any, Path]) -> None:
 def make_crm_unchecked(emu: Any) -> HubSpotCRM:
     """An adapter for the canary without `setup()` (which would fail once the token is revoked)."""
     return HubSpotCRM.from_config({}, env=env_for(emu), sleep=lambda s: None, backoff=0.0)
+
+
+@pytest.mark.parametrize("status", [400, 404, 407, 409])
+@pytest.mark.parametrize("path", ["/crm/v3/properties/tasks/groups", "/crm/v3/owners"])
+def test_cli_setup_hubspot_behind_a_proxy_echoing_headers_holds_no_token(portal: tuple[Any, Path], status: int,
+                                                                         path: str) -> None:
+    """A proxy that echoes the request's headers (Authorization included) in an unexpected 4xx made
+    `cadence setup hubspot` print the token in a traceback; now one line, no token, exit 1."""
+    from echo_proxy import echo_proxy
+
+    emu, config = portal
+    with echo_proxy(emu.base_url, echo_on=path, status=status) as proxy:
+        env = _env(emu) | {"HUBSPOT_BASE_URL": proxy}
+        result = subprocess.run([sys.executable, "-m", "connector.cli", "setup", "hubspot", str(config)], env=env,
+                                capture_output=True, text=True, timeout=120)
+    no_canary(result.stdout + result.stderr, f"cadence setup hubspot behind an echoing proxy ({status} on {path})")
+    assert result.returncode == 1, result.stderr[-3000:].replace(CANARY_TOKEN, "<CANARY>")
+    assert "Traceback" not in result.stderr and f"{status}" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("path", ["/crm/v3/objects/tasks/batch/create", "/crm/v3/objects/contacts"])
+def test_a_sync_behind_a_proxy_echoing_headers_keeps_the_token_out_of_reports_and_logs(
+        portal: tuple[Any, Path], path: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected 4xx whose headers and body echo the request's Authorization: the error the
+    run records, its log lines (checked as emitted, by the secret scan) and the report hold no token."""
+    from echo_proxy import echo_proxy
+
+    emu, config = portal
+    make_crm(emu)  # the portal set up, straight to the emulator
+    caplog.set_level(logging.DEBUG)
+    with echo_proxy(emu.base_url, echo_on=path, status=400) as proxy:
+        crm = HubSpotCRM.from_config({}, env=env_for(emu) | {"HUBSPOT_BASE_URL": proxy}, sleep=lambda s: None, backoff=0.0)
+        report = run_sync(load_config(config), now=NOW_DT, crm=crm)
+    assert report.errors, report.to_text()
+    no_canary(report.to_text(), f"report after an echoed 400 on {path}")
+    no_canary(json.dumps(report.to_dict(), default=str), f"report JSON after an echoed 400 on {path}")
+    no_canary(caplog.text, f"log lines after an echoed 400 on {path}")
+    assert "400" in report.to_text()

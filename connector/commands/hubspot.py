@@ -14,7 +14,8 @@ from rich.table import Table
 
 from connector.clikit import fail, load_config_or_exit
 from connector.configfile import load_config
-from connector.crm.base import ConfigError, FatalCRMError
+from connector.crm.base import ConfigError, CRMError
+from connector.logs import redact
 
 UTC = timezone.utc
 
@@ -33,6 +34,7 @@ def setup_hubspot(config_path: str) -> None:
     never from the config file. HUBSPOT_BASE_URL points at another host, e.g. the emulator.
     """
     from connector.crm.hubspot.adapter import HubSpotCRM
+    from connector.crm.hubspot.http import answer_text
 
     loaded = load_config_or_exit(config_path)
     if loaded.config.crm.type != "hubspot":
@@ -44,8 +46,12 @@ def setup_hubspot(config_path: str) -> None:
         owners = crm.list_owners()
     except ConfigError as err:
         fail(str(err))
-    except FatalCRMError as err:
-        fail(str(err), code=1)
+    except CRMError as err:  # refused, rate-limited, unreachable: one line, the token never in it
+        fail(redact(str(err)), code=1)
+    except Exception as err:
+        if getattr(err, "status", None) is None:
+            raise
+        fail(answer_text(err), code=1)  # an answer nobody expected (a proxy's 4xx...): status and message only
     click.echo(f"ok: token accepted, {len(owners)} owners visible, tasks can carry their key")
 
 

@@ -15,7 +15,8 @@ from rich.table import Table
 from connector.clikit import fail, load_config_or_exit
 from connector.commands.hubspot import demo_command, emulator_group, setup_group
 from connector.configfile import load_config
-from connector.crm.base import ConfigError, FatalCRMError, RetryLaterError
+from connector.crm.base import ConfigError, CRMError
+from connector.logs import redact
 
 UTC = timezone.utc
 
@@ -26,7 +27,10 @@ def setup_salesforce(config_path: str) -> None:
     """Check the org: the task-key External ID field, the picklist values the connector
     writes, the contact fields the config reads. Prints what an admin must add; exit 1 if
     anything is missing. Secrets come from the environment (see README, "Salesforce")."""
+    from simple_salesforce.exceptions import SalesforceError
+
     from connector.crm.salesforce import SalesforceCRM
+    from connector.crm.salesforce.http import error_message
 
     loaded = load_config_or_exit(config_path)
     if loaded.config.crm.type != "salesforce":
@@ -36,8 +40,10 @@ def setup_salesforce(config_path: str) -> None:
         report = crm.setup()
     except ConfigError as err:
         fail(str(err))
-    except (FatalCRMError, RetryLaterError) as err:
-        fail(str(err), code=1)
+    except CRMError as err:  # refused, limited, unreachable: one line, never a secret
+        fail(redact(str(err)), code=1)
+    except SalesforceError as err:  # an answer nobody expected (a proxy's 4xx...): status and message only
+        fail(redact(f"Salesforce answered {err.status}: {error_message(err)}"), code=1)
     for line in report.done:
         click.echo(f"ok: {line}")
     for line in report.warnings:

@@ -69,7 +69,7 @@ class HubSpotCRM:
         per_10s, search_per_s = TIERS[settings.tier]
         self.throttle = Throttle(per_10s, search_per_s, settings.throttle_share, sleep=sleep)
         self.call = Caller(self.throttle, timeout=settings.request_timeout, max_retries=settings.max_retries,
-                           backoff=backoff, sleep=sleep)
+                           backoff=backoff, sleep=sleep, secrets=(token.reveal(),))
         client = HubSpot(access_token=token.reveal(), host=base_url, base_url=base_url,
                          retry=Retry(total=0, read=False, connect=False, status=False, redirect=False))
         # every accessor builds a new ApiClient and pool: build each once

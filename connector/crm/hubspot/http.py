@@ -6,7 +6,10 @@ The one place that decides what an HTTP failure means for the run:
 - 5xx, 423, 477, resets and timeouts: retried with exponential backoff and jitter, bounded;
   a non-idempotent write that fails this way raises `WriteOutcomeUnknown` instead, so the
   sync reconciles it rather than sending it twice;
-- 401 / 403: `FatalCRMError` (the token or its scopes), never echoing the token.
+- 401 / 403: `FatalCRMError` (the token or its scopes), never echoing the token;
+- any other answer is raised as the client library's exception, scrubbed first (`scrub`):
+  its response headers dropped and the token taken out of its body, because a proxy or a
+  gateway may echo the request's `Authorization` header back in an error.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connector.crm.base import CRMError, FatalCRMError, RetryLaterError
+from connector.logs import redact
 
 log = logging.getLogger("cadence.hubspot")
 T = TypeVar("T")
@@ -123,11 +127,34 @@ def classify(exc: BaseException, *, idempotent: bool) -> BaseException:
     return exc
 
 
+def scrub(exc: BaseException, secrets: Sequence[str] = ()) -> BaseException:
+    """An HTTP error the run does not sort, safe to show: its status and body stay (the adapter
+    reads them), its response headers go, and the token (`secrets`, the environment's secrets,
+    anything token-shaped) is taken out of its body and reason."""
+    if hasattr(exc, "headers"):
+        exc.headers = None
+    for name in ("body", "reason"):
+        value = getattr(exc, name, None)
+        if isinstance(value, bytes | bytearray):
+            value = bytes(value).decode("utf-8", "replace")
+        if isinstance(value, str):
+            setattr(exc, name, redact(redact(value, list(secrets))))
+    return exc
+
+
+def answer_text(exc: BaseException) -> str:
+    """One line for a HubSpot answer the run does not sort: its status and HubSpot's message."""
+    message = _body(exc).get("message") or getattr(exc, "reason", None) or type(exc).__name__
+    return redact(f"HubSpot answered {_status(exc)}: {message}")
+
+
 class Caller:
     """Runs client-library calls with throttle, timeout and bounded retries."""
 
     def __init__(self, throttle: Throttle, *, timeout: float, max_retries: int, backoff: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
+                 secrets: Sequence[str] = ()) -> None:
+        self.secrets = tuple(secrets)
         self.throttle = throttle
         self.timeout = timeout
         self.max_retries = max_retries
@@ -146,6 +173,8 @@ class Caller:
             except Exception as exc:  # sorted into what to do by `classify`
                 sorted_exc = classify(exc, idempotent=idempotent)
                 if sorted_exc is exc:
+                    if _status(exc) is not None:
+                        scrub(exc, self.secrets)
                     raise
                 if isinstance(sorted_exc, RateLimited):
                     self.rate_limited += 1
