@@ -1,5 +1,7 @@
 """contacts.csv and owners.csv rows -> Contact and Owner, with every problem named.
 
+Also what a contacts table must hold: the columns the exit rules test, owners that exist.
+
 A row with no id (or a duplicate id) is skipped. A bad value in an optional field is
 dropped to empty (so the engine falls back, e.g. to the config's time zone) and reported;
 unclear opt-out or do-not-contact values are read the careful way (as "stop").
@@ -7,8 +9,10 @@ unclear opt-out or do-not-contact values are read the careful way (as "stop").
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timezone
 from importlib.resources import files
 from zoneinfo import ZoneInfo
@@ -18,6 +22,10 @@ import phonenumbers
 from connector.crm.base import BadRecord
 from sequences.calendar import zone_or_none
 from sequences.records import Contact, Owner
+
+from . import csvio, csvtable
+
+log = logging.getLogger("connector.crm.local.crm")  # the owners file's warnings, under the CRM's name as before
 
 CONTACT_COLUMNS = (
     "id", "first_name", "last_name", "email", "phone", "company", "title", "linkedin_url",
@@ -203,3 +211,37 @@ def parse_owner(values: Mapping[str, str], source: str) -> tuple[Owner | None, l
         timezone=row.timezone(),
         days_off=frozenset(days),
     ), row.problems
+
+
+def owners_from_table(table: csvtable.Table, label: str) -> dict[str, Owner]:
+    """owners.csv's owners by id (the first of a repeated id); a bad row is logged and skipped."""
+    owners: dict[str, Owner] = {}
+    for err in table.errors:
+        log.warning("%s:%s: %s (owner skipped)", label, err.line, err.message)
+    for record in table.records:
+        owner, problems = parse_owner(csvio.as_dict(table.header, record.values), f"{label}:{record.line}")
+        for p in problems:
+            log.warning("%s: %s: %s", p.source, p.field, p.message)
+        if owner is not None:
+            owners.setdefault(owner.id, owner)
+    return owners
+
+
+def known_owner(contact: Contact, owners: Mapping[str, Owner], source: str, bad: list[BadRecord]) -> Contact:
+    """An owner missing from owners.csv is reported, and the contact's tasks left unassigned."""
+    if not contact.owner_id or not owners or contact.owner_id in owners:
+        return contact
+    bad.append(BadRecord(source, "owner_id", f"unknown owner {contact.owner_id!r} (not in owners.csv): "
+                                             "tasks are left unassigned", contact.id))
+    return replace(contact, owner_id="")
+
+
+def require_rule_columns(table: csvtable.Table, label: str, properties: Sequence[str]) -> None:
+    """Every column the cadences' exit rules test must be in the header: a column renamed or
+    lost (an edit of the header, a damaged save) would make `not_equals` exit rules match everyone."""
+    present = {h.strip() for h in table.header}
+    missing = [p for p in properties if p not in present]
+    if missing:
+        raise csvtable.UnreadableFile(label, 1, "header", f"no {missing[0]!r} column, which the cadences' exit rules test "
+                                      f"(columns: {', '.join(table.header)[:200]})",
+                                      "restore the column (its cells may be empty) or change the rules")

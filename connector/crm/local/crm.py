@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from connector.crm.base import (
 from sequences.records import Contact, Owner, TaskStatus
 
 from . import csvio, csvtable
-from .contacts import parse_contact, parse_owner, parse_when
+from .contacts import known_owner, owners_from_table, parse_contact, parse_when, require_rule_columns
 from .referrals import ExistingPeople, append_contacts, referred_people
 from .taskfile import TASK_COLUMNS, row_for, sort_key, state_of, status_of, task_id_for
 from .taskrows import task_row_problems
@@ -160,7 +159,7 @@ class LocalCRM:
         tasks = self._load_run_tasks()
         table = self._read(self.contacts_path, "id")
         label = self._label(self.contacts_path)
-        _require_rule_columns(table, label, ctx.exit_properties)
+        require_rule_columns(table, label, ctx.exit_properties)
         bad = [BadRecord(self._label(self.tasks_path), "encoding", w) for w in tasks.warnings]
         bad += [BadRecord(label, "encoding", w) for w in table.warnings]
         bad += self._task_problems(tasks)
@@ -197,7 +196,7 @@ class LocalCRM:
             if contact is None:
                 self._unreadable = True
                 continue
-            contact = self._known_owner(contact, source, bad)
+            contact = known_owner(contact, self._load_owners(), source, bad)
             if contact.id in seen:
                 bad.append(BadRecord(source, "id", f"duplicate id {contact.id!r} (first on line {seen[contact.id]}): row skipped", contact.id))
                 continue
@@ -419,29 +418,11 @@ class LocalCRM:
         self._skipped_keys = skipped
         return bad
 
-    def _known_owner(self, contact: Contact, source: str, bad: list[BadRecord]) -> Contact:
-        """An owner missing from owners.csv is reported, and the contact's tasks left unassigned."""
-        owners = self._load_owners()
-        if not contact.owner_id or not owners or contact.owner_id in owners:
-            return contact
-        bad.append(BadRecord(source, "owner_id", f"unknown owner {contact.owner_id!r} (not in owners.csv): "
-                                                 "tasks are left unassigned", contact.id))
-        return replace(contact, owner_id="")
-
     def _load_owners(self) -> dict[str, Owner]:
         if self._owners is None:
             self._owners = {}
             if self.owners_path is not None:
-                table = self._read(self.owners_path, "id")
-                label = self._label(self.owners_path)
-                for err in table.errors:
-                    log.warning("%s:%s: %s (owner skipped)", label, err.line, err.message)
-                for record in table.records:
-                    owner, problems = parse_owner(csvio.as_dict(table.header, record.values), f"{label}:{record.line}")
-                    for p in problems:
-                        log.warning("%s: %s: %s", p.source, p.field, p.message)
-                    if owner is not None:
-                        self._owners.setdefault(owner.id, owner)
+                self._owners = owners_from_table(self._read(self.owners_path, "id"), self._label(self.owners_path))
         return self._owners
 
     def _referrals(self, seen: Mapping[str, int], contacts: csvtable.Table, people: ExistingPeople, *,
@@ -453,14 +434,3 @@ class LocalCRM:
             bad += append_contacts(self.contacts_path, self._label(self.contacts_path), contacts, new_rows,
                                    reread=lambda: self._read(self.contacts_path, "id"))
         return added, bad
-
-
-def _require_rule_columns(table: csvtable.Table, label: str, properties: Sequence[str]) -> None:
-    """Every column the cadences' exit rules test must be in the header: a column renamed or
-    lost (an edit of the header, a damaged save) would make `not_equals` exit rules match everyone."""
-    present = {h.strip() for h in table.header}
-    missing = [p for p in properties if p not in present]
-    if missing:
-        raise csvtable.UnreadableFile(label, 1, "header", f"no {missing[0]!r} column, which the cadences' exit rules test "
-                                      f"(columns: {', '.join(table.header)[:200]})",
-                                      "restore the column (its cells may be empty) or change the rules")
