@@ -107,6 +107,7 @@ def create_task_from_json(text: str) -> CreateTask:
     d = json.loads(text)
     d["channel"] = Channel(d["channel"])
     d["due_at"] = from_ts(d["due_at"])
+    d["enrolled_at"] = from_ts(d.get("enrolled_at"))
     d["adjustments"] = tuple(d.get("adjustments", ()))
     return CreateTask(**d)
 

@@ -39,6 +39,7 @@ from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapsho
 from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
+from .rebuild import rebuild_lost_state
 from .reconcile import reconcile_unknown, restore_missing_tasks, sweep
 from .runlock import LockHeld
 from .store import CLOSED, Store
@@ -284,6 +285,7 @@ class SyncRun:
         self.check_stop()
         self.read_contacts()
         self.check_stop()
+        rebuild_lost_state(self.crm, self.store, self.config, self.report, self.now)  # a new state: from the CRM first
         self.read_tasks()
         self.check_stop()
         self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit)  # 3b.

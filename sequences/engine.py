@@ -375,6 +375,9 @@ class ContactPlanner:
             task_type=channel.value, priority=priority.lower(), due_at=due,
             due_local=local_text(due, calendar.zone_name), timezone=calendar.zone_name,
             subject=subject, body=body, reason=reason, adjustments=moves,
+            enrolled_at=before.enrolled_at if before else None,
+            baseline_lead_status=before.baseline_lead_status if before else "",
+            referrer_id=before.referrer_id if before else "", account=self.ctx.account,
         )
         if self.drafts is NONE:
             self.drafts = []

@@ -199,6 +199,11 @@ class CreateTask:
     body: str
     reason: str
     adjustments: tuple[str, ...] = ()  # every move a guard made, in words
+    # the enrollment it belongs to, written on the task so a lost state can be rebuilt from the CRM
+    enrolled_at: datetime | None = None
+    baseline_lead_status: str = ""
+    referrer_id: str = ""
+    account: str = ""  # the account string in its key
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,24 @@ class HasAccountAliases(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """A task of crm-cadence's found in the CRM: its state, and the enrollment text written on it
+    (`connector.crm.taskmeta`; empty for a task written before it was kept)."""
+
+    state: TaskState
+    enrollment: str = ""
+
+
+@runtime_checkable
+class ListsAllTasks(Protocol):
+    """Optional: every task crm-cadence wrote in the account (done, open and deleted where the CRM
+    keeps them), whatever its age: a sync whose state is new rebuilds the state from them first."""
+
+    def all_tasks(self) -> Iterator[StoredTask]:
+        ...
+
+
 @runtime_checkable
 class CRM(Protocol):
     """A CRM crm-cadence can sync with."""

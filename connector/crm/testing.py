@@ -46,12 +46,14 @@ from connector.crm.base import (
     ChecksTasks,
     ContactBatch,
     FindsTasksByContact,
+    ListsAllTasks,
     ReadContext,
     RestoresMissingTasks,
     SetupReport,
     VerifiesContacts,
     WriteResult,
 )
+from sequences.keys import task_key
 from sequences.records import Channel, CloseTask, CreateTask, Outcome, TaskStatus
 
 __all__ = ["SEED_CONTACTS", "SEED_OWNERS", "CRMConformance", "RecruiterDriver", "make_task"]
@@ -395,3 +397,33 @@ class CRMConformance:
         states = list(crm.read_task_changes(None, {}))
         assert states and all(s.key for s in states)
         assert task.key in {s.key for s in states}
+
+    def test_lists_every_task_with_its_enrollment(self, crm: CRM, recruiter: RecruiterDriver) -> None:
+        """`ListsAllTasks` (optional): every task written comes back, done or open, with the enrollment it
+        was written with (what a lost state is rebuilt from, `connector/rebuild.py`)."""
+        from dataclasses import replace
+
+        from connector.crm import taskmeta
+
+        if not isinstance(crm, ListsAllTasks):
+            pytest.skip("the CRM does not list its tasks (a lost state is not rebuilt from it)")
+        account = f"conformance-{uuid.uuid4().hex[:8]}"
+        enrolled = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
+        tasks = []
+        for n, contact in enumerate(self.contact_ids()[:2]):
+            base = make_task(contact, n)
+            tasks.append(replace(base, key=task_key(account, contact, "conformance", 1, 2, base.step_id), seq=2,
+                                 enrolled_at=enrolled, baseline_lead_status="NEW", account=account))
+        self._create(crm, tasks)
+        recruiter.complete_task(tasks[0].key)
+        found = {t.state.key: t for t in crm.all_tasks()}
+        for task in tasks:
+            assert task.key in found, task.key
+            record = taskmeta.parse(found[task.key].enrollment, found[task.key].state)
+            assert record is not None, found[task.key]
+            assert (record.account, record.task.contact_id, record.cadence_id, record.version, record.seq,
+                    record.step_index, record.step_id, record.enrolled_at, record.baseline_lead_status) == \
+                   (account, task.contact_id, "conformance", 1, 2, task.step_index, task.step_id, enrolled, "NEW")
+        assert found[tasks[0].key].state.status is TaskStatus.COMPLETED
+        assert found[tasks[0].key].state.completed_at is not None
+        assert found[tasks[1].key].state.status is TaskStatus.OPEN

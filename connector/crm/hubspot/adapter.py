@@ -38,6 +38,8 @@ from sequences.records import CloseTask, Contact, CreateTask, Owner, TaskState
 from .filters import first_read_filters
 from .http import Caller, Throttle, WriteOutcomeUnknown
 from .mapping import TASK_PROPERTIES, checked_contact, contact_properties, task_properties, to_owner, to_task_state
+from .portal import PortalAccount
+from .rebuild import HubSpotTaskListing
 from .settings import TIERS, HubSpotSettings, Secret, account_of, load_settings
 from .setup import set_up_portal
 
@@ -52,7 +54,7 @@ SEARCH_LAG_SECONDS = 60.0
 _EXISTING_ID = re.compile(r"Existing ID: ?(\d+)")
 
 
-class HubSpotCRM:
+class HubSpotCRM(PortalAccount, HubSpotTaskListing):
     """A HubSpot portal, through `hubspot-api-client`."""
 
     name = "hubspot"
@@ -85,7 +87,6 @@ class HubSpotCRM:
         self._assoc = client.crm.associations.v4.batch_api
         self._props = contact_properties(settings.properties, settings.extra_properties)
         self._owners_cache: list[Owner] | None = None
-        self._portal_id = ""
         self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
 
     @classmethod
@@ -113,19 +114,6 @@ class HubSpotCRM:
         return self.call.throttle.waits + self.call.rate_limited
 
     # ------------------------------------------------------------------ account
-    def account_id(self) -> str:
-        """`hubspot:<portalId>`, read once per adapter from the Account information API."""
-        if not self._portal_id:
-            from .portal import read_portal_id
-
-            self._portal_id = read_portal_id(self.call, self._owners.api_client)
-        return f"hubspot:{self._portal_id}"
-
-    def account_aliases(self) -> list[str]:
-        """The id states created before portal ids knew this account by (`hubspot:<host>`):
-        such a state keeps it, so its task keys do not change."""
-        return [account_of({"base_url": self.base_url})]
-
     def close(self) -> None:
         pass
 
@@ -290,9 +278,10 @@ class HubSpotCRM:
         if not tasks:
             return []
         known_owners = {o.id for o in self.list_owners()}
+        enrollment = self.enrollment_property()
         inputs = [
             SimplePublicObjectBatchInputForCreate(
-                properties=task_properties(t, self.settings.key_property, known_owners),
+                properties=task_properties(t, self.settings.key_property, known_owners, enrollment),
                 associations=[PublicAssociationsForObject(
                     to=PublicObjectId(id=t.contact_id),
                     types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=TASK_TO_CONTACT)],

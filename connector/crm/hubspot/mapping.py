@@ -165,7 +165,8 @@ def body_html(markdown_text: str) -> str:
     return _markdown().render(markdown_text).strip() if markdown_text.strip() else ""
 
 
-def task_properties(task: CreateTask, key_property: str, known_owners: set[str] | None = None) -> dict[str, str]:
+def task_properties(task: CreateTask, key_property: str, known_owners: set[str] | None = None,
+                    enrollment_property: str = "") -> dict[str, str]:
     """The HubSpot task for a follow-up. An owner HubSpot does not know is left off (unassigned)."""
     props = {
         "hs_timestamp": iso(task.due_at),
@@ -176,6 +177,10 @@ def task_properties(task: CreateTask, key_property: str, known_owners: set[str] 
         "hs_task_type": TASK_TYPES.get(task.channel, "TODO"),
         key_property: task.key,
     }
+    if enrollment_property:
+        from connector.crm.taskmeta import encode
+
+        props[enrollment_property] = encode(task)
     if task.owner_id and (known_owners is None or task.owner_id in known_owners):
         props["hubspot_owner_id"] = task.owner_id
     return props

@@ -34,3 +34,22 @@ def read_portal_id(call: Caller, api_client: Any) -> str:
     if portal in (None, ""):
         raise FatalCRMError(f"HubSpot's account details ({PATH}) gave no portalId: cannot tell which account this is")
     return str(portal)
+
+
+class PortalAccount:
+    """Mixed into `HubSpotCRM`: the account is the portal."""
+
+    _portal_id = ""
+
+    def account_id(self: Any) -> str:
+        """`hubspot:<portalId>`, read once per adapter from the Account information API."""
+        if not self._portal_id:
+            self._portal_id = read_portal_id(self.call, self._owners.api_client)
+        return f"hubspot:{self._portal_id}"
+
+    def account_aliases(self: Any) -> list[str]:
+        """The id states created before portal ids knew this account by (`hubspot:<host>`):
+        such a state keeps it, so its task keys do not change."""
+        from .settings import account_of
+
+        return [account_of({"base_url": self.base_url})]

@@ -74,6 +74,8 @@ class HubSpotSettings(BaseModel):
     throttle_share: float = Field(0.9, gt=0, le=1, description="share of the rate limit this connector may use")
     max_retries: int = Field(6, ge=0)
     key_property: str = Field("crm_cadence_key", description="task property carrying the task key")
+    enrollment_property: str = Field("crm_cadence_enrollment", description="task property carrying the task's "
+                                     "enrollment (a lost state is rebuilt from it); empty: not written")
     sweep_hours: float = Field(24.0, ge=0, description="how often to check enrolled contacts and open tasks still exist")
     properties: ContactProperties = Field(default_factory=ContactProperties)
     extra_properties: list[str] = Field(default_factory=list, description="more contact properties to read")

@@ -19,6 +19,10 @@ def set_up_portal(call: Caller, groups: Any, properties: Any, settings: HubSpotS
         name=settings.key_property, label="crm-cadence task key", type="string", field_type="text",
         group_name=GROUP, has_unique_value=True,
         description="Set by crm-cadence: the follow-up's stable key. Do not edit."))
+    if settings.enrollment_property:  # what a lost state is rebuilt from
+        from .rebuild import enrollment_property_spec
+
+        done += _ensure_property(call, groups, properties, "tasks", enrollment_property_spec(settings.enrollment_property))
     referred_by = settings.properties.referred_by
     if referred_by:
         done += _ensure_property(call, groups, properties, "contacts", dict(

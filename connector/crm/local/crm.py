@@ -56,6 +56,7 @@ from connector.crm.base import (
 from sequences.records import Contact, Owner, TaskStatus
 
 from . import csvio, csvtable
+from .alltasks import ListsTasksFromFile
 from .contacts import known_owner, owners_from_table, parse_contact, parse_when, require_rule_columns
 from .referrals import ExistingPeople, append_contacts, referred_people
 from .taskfile import TASK_COLUMNS, row_for, sort_key, state_of, status_of, task_id_for
@@ -67,7 +68,7 @@ SETTINGS = ("contacts", "tasks", "owners", "account", "page_size", "unique_keys"
             "allow_outside_folder")
 
 
-class LocalCRM:
+class LocalCRM(ListsTasksFromFile):
     """Contacts from CSV, tasks to CSV. Satisfies `connector.crm.base.CRM`."""
 
     name = "local"
@@ -301,6 +302,7 @@ class LocalCRM:
                 if status_of(row.get("status", "")) is TaskStatus.OPEN:
                     row["status"] = "cancelled"
                     row["closed_reason"] = task.reason
+                    row["closed_at"] = self._clock().isoformat().replace("+00:00", "Z")  # a lost state rebuilds from it
                     changed = True
                 results.append(WriteResult(task.key, True, crm_id=row.get("task_id", "")))
             return results, changed

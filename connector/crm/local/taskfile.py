@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
+from connector.crm.taskmeta import encode
 from sequences.records import Channel, CreateTask, Outcome, TaskState, TaskStatus
 
 # A new tasks.csv opens in a spreadsheet with what a recruiter reads first: whose task, when
@@ -31,7 +32,7 @@ TASK_COLUMNS = (
     "status", "outcome", "completed_at", "note",
     "referred_first_name", "referred_last_name", "referred_email", "referred_phone",
     "priority", "cadence", "step", "owner_id", "contact_id",
-    "due_local", "due_utc", "type", "key", "task_id", "created_at", "closed_reason", "body",
+    "due_local", "due_utc", "type", "key", "task_id", "created_at", "closed_reason", "closed_at", "enrollment", "body",
 )
 REFERRAL_COLUMNS = ("referred_first_name", "referred_last_name", "referred_email", "referred_phone")
 
@@ -105,6 +106,7 @@ def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datet
         "key": task.key,
         "task_id": task_id,
         "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "enrollment": encode(task),  # what a lost state is rebuilt from (connector/crm/taskmeta.py)
         "body": task.body,
     }
 
