@@ -23,7 +23,7 @@ from sequences.rebuild import TaskRecord, rebuild_enrollments
 from sequences.records import CreateTask
 
 from .crm import taskmeta
-from .crm.base import ListsAllTasks
+from .crm.base import HasAccountAliases, ListsAllTasks
 from .logs import fields
 from .store import LEDGER_STATUSES, Store
 from .sync_report import SyncReport
@@ -39,14 +39,21 @@ def rebuild_lost_state(crm: object, store: Store, config: Config, report: SyncRe
     """Rebuild the ledger and the enrollments from the CRM's tasks when the state is new."""
     if not isinstance(crm, ListsAllTasks) or not state_is_new(store):
         return
+    # this account's tasks only: another config may share the CRM under another account string
+    # (its tasks are its own); a state from before portal ids wrote under an alias of this one
+    mine = {report.account} | (set(crm.account_aliases()) if isinstance(crm, HasAccountAliases) else set())
     records: list[TaskRecord] = []
-    without = 0
+    without = others = 0
     for stored in crm.all_tasks():
         record = taskmeta.parse(stored.enrollment, stored.state)
         if record is None:
             without += 1
+        elif record.account not in mine:
+            others += 1
         else:
             records.append(record)
+    if others:
+        report.counts["rebuild_tasks_of_other_accounts"] += others
     if without:
         report.counts["rebuild_tasks_without_enrollment"] += without
         log.warning("tasks in the CRM carry a key but no enrollment (written before it was kept, or edited): "

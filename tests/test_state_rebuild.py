@@ -248,3 +248,20 @@ def hubspot_days(portal: Portal, people: dict[str, str]) -> None:
     for cid in [f"c{n:02d}" for n in range(33, 37)]:
         emu.complete_task(second[people[cid]])
     assert portal.sync(MONDAY + 2 * DAY).status == "ok"
+
+
+def test_tasks_of_another_account_string_are_not_adopted(tmp_path: Path) -> None:
+    """Another config sharing the CRM under another account string: its tasks are its own, never rebuilt
+    into this state (its cadences would look unknown here, and its open tasks would be closed)."""
+    directory = tmp_path / "ws"
+    directory.mkdir()
+    seed_local(directory, PEOPLE[:5], OWNERS)
+    (directory / "cadence.yaml").write_text("account: team-a\n" + LOCAL_CONFIG, encoding="utf-8")
+    sync_local(directory, MONDAY)
+    for leftover in directory.glob("cadence-state.sqlite*"):
+        leftover.unlink()
+    (directory / "cadence.yaml").write_text("account: team-b\n" + LOCAL_CONFIG, encoding="utf-8")
+    report = run_sync(load_config(directory / "cadence.yaml"), now=MONDAY + DAY)
+    assert report.status == "ok"
+    assert report.counts["rebuild_tasks_of_other_accounts"] == 5 and report.counts["rebuilt_tasks"] == 0
+    assert report.counts["closed"] == 0

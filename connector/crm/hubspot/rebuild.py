@@ -9,7 +9,10 @@ properties, tasks are written without it (logged) rather than refused.
 
 All tasks are read with the list endpoint (`GET /crm/v3/objects/tasks`, 100 a page, keyed by
 `after`), live then archived (deleted ones: the lost state knew them as deleted): search
-stops at 10,000 results, the list does not.
+stops at 10,000 results and lags, the list does neither. It lists every task of the portal,
+recruiters' own included, so one search first asks whether any task carries a key: a first
+sync of a portal costs that one request, not a listing. (A state lost within the search lag
+of the portal's very first tasks is not rebuilt: those keys are still never created twice.)
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ class HubSpotTaskListing:
 
     def all_tasks(self: Any) -> Iterator[StoredTask]:
         key_prop, meta_prop = self.settings.key_property, self.settings.enrollment_property
+        # one search first: a portal with no task of ours (a first sync) is not listed whole
+        from hubspot.crm.objects.tasks import PublicObjectSearchRequest
+
+        probe = PublicObjectSearchRequest(filter_groups=[{"filters": [{"propertyName": key_prop,
+                                                                        "operator": "HAS_PROPERTY"}]}],
+                                          properties=[key_prop], limit=1)
+        found = self.call(self._task_search.do_search, public_object_search_request=probe, search=True)
+        if not (found.results or getattr(found, "total", 0)):
+            return
         props = TASK_PROPERTIES + [key_prop] + ([meta_prop] if meta_prop else [])
         for archived in (False, True):
             after: str | None = None
