@@ -14,7 +14,7 @@ from typing import Any
 from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
 
 from .store import CLOSED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
-from .store_sql import SQLSession, chunks, marks
+from .store_sql import SQLSession, marks, select_in, update_in
 
 MAX_ATTEMPTS = 10  # retryable create failures before a task is parked as `failed`
 
@@ -56,13 +56,9 @@ class LedgerQueries:
 
     def tasks_of(self: SQLSession, contact_ids: Iterable[str]) -> dict[str, list[LedgerRow]]:
         found: dict[str, list[LedgerRow]] = {}
-        for chunk in chunks(contact_ids):
-            rows = self._q(
-                f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND contact_id IN ({marks(len(chunk))}) ORDER BY contact_id, created_at, key",
-                [self.account, *chunk],
-            )
-            for r in rows:
-                found.setdefault(r["contact_id"], []).append(ledger_row(r))
+        sql = "SELECT " + LEDGER_COLUMNS + " FROM tasks WHERE account=? AND contact_id IN ({ids}) ORDER BY contact_id, created_at, key"
+        for r in select_in(self, sql, contact_ids):
+            found.setdefault(r["contact_id"], []).append(ledger_row(r))
         return found
 
     def ledger(self: SQLSession, statuses: Sequence[str], *, limit: int | None = None, after: str = "") -> list[LedgerRow]:
@@ -86,11 +82,8 @@ class LedgerQueries:
 
     def mark_sending(self: SQLSession, keys: Sequence[str], now: datetime) -> None:
         with self.transaction():
-            for chunk in chunks(keys):
-                self._q(
-                    f"UPDATE tasks SET status='unknown', sent_at=?, updated_at=? WHERE account=? AND key IN ({marks(len(chunk))})",
-                    [ts(now), ts(now), self.account, *chunk],
-                )
+            update_in(self, "UPDATE tasks SET status='unknown', sent_at=?, updated_at=? WHERE account=? AND key IN ({ids})",
+                      keys, ts(now), ts(now))
 
     def record_creates(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
         with self.transaction():
@@ -141,19 +134,13 @@ class LedgerQueries:
                     "updated_at=? WHERE account=? AND key=? AND status='unknown'",
                     (crm_id, ts(now), self.account, key),
                 )
-            for chunk in chunks(missing):
-                self._q(
-                    f"UPDATE tasks SET status='pending', updated_at=? WHERE account=? AND status='unknown' AND key IN ({marks(len(chunk))})",
-                    [ts(now), self.account, *chunk],
-                )
+            update_in(self, "UPDATE tasks SET status='pending', updated_at=? WHERE account=? AND status='unknown' AND key IN ({ids})",
+                      missing, ts(now))
 
     def close_unsent(self: SQLSession, keys: Iterable[str], now: datetime) -> None:
         with self.transaction():
-            for chunk in chunks(keys):
-                self._q(
-                    f"UPDATE tasks SET status='closed', crm_status='deleted', updated_at=? WHERE account=? AND status='pending' AND key IN ({marks(len(chunk))})",
-                    [ts(now), self.account, *chunk],
-                )
+            update_in(self, "UPDATE tasks SET status='closed', crm_status='deleted', updated_at=? "
+                            "WHERE account=? AND status='pending' AND key IN ({ids})", keys, ts(now))
 
     def open_task_ids(self: SQLSession) -> dict[str, str]:
         rows = self._q("SELECT key, crm_id FROM tasks WHERE account=? AND status='created' AND crm_status='open'", (self.account,))

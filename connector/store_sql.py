@@ -41,6 +41,19 @@ def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def select_in(store: SQLSession, sql: str, ids: Iterable[str]) -> Iterator[Any]:
+    """The rows of `sql` for `ids`, 500 ids a query: `{ids}` in `sql` is their IN list, after the account."""
+    for chunk in chunks(ids):
+        yield from store._q(sql.format(ids=marks(len(chunk))), [store.account, *chunk])
+
+
+def update_in(store: SQLSession, sql: str, ids: Iterable[str], *params: Any) -> None:
+    """Run `sql` for `ids`, 500 ids a statement: its placeholders take `params`, the account, then the ids
+    (`{ids}` in `sql` is their IN list)."""
+    for chunk in chunks(ids):
+        store._q(sql.format(ids=marks(len(chunk))), [*params, store.account, *chunk])
+
+
 class ContactQueries:
     """The contacts cache (with the needs-plan marks) and the enrollments."""
 
@@ -49,9 +62,8 @@ class ContactQueries:
         changed: list[str] = []
         with self.transaction():
             existing: dict[str, str] = {}
-            for ids in chunks([c.id for c in contacts]):
-                for r in self._q(f"SELECT id, data FROM contacts WHERE account=? AND id IN ({marks(len(ids))})", [self.account, *ids]):
-                    existing[r["id"]] = r["data"]
+            for r in select_in(self, "SELECT id, data FROM contacts WHERE account=? AND id IN ({ids})", [c.id for c in contacts]):
+                existing[r["id"]] = r["data"]
             seen = ts(now)
             for contact in contacts:
                 data = record_json(contact)
@@ -69,26 +81,19 @@ class ContactQueries:
 
     def contacts(self: SQLSession, ids: Iterable[str]) -> dict[str, Contact]:
         found: dict[str, Contact] = {}
-        for chunk in chunks(ids):
-            for r in self._q(f"SELECT id, data FROM contacts WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk]):
-                found[r["id"]] = contact_from_json(r["data"])
+        for r in select_in(self, "SELECT id, data FROM contacts WHERE account=? AND id IN ({ids})", ids):
+            found[r["id"]] = contact_from_json(r["data"])
         return found
 
     def referrals_of(self: SQLSession, ids: Iterable[str]) -> dict[str, list[Contact]]:
         found: dict[str, list[Contact]] = {}
-        for chunk in chunks(ids):
-            rows = self._q(
-                f"SELECT referred_by, data FROM contacts WHERE account=? AND referred_by IN ({marks(len(chunk))}) ORDER BY id",
-                [self.account, *chunk],
-            )
-            for r in rows:
-                found.setdefault(r["referred_by"], []).append(contact_from_json(r["data"]))
+        for r in select_in(self, "SELECT referred_by, data FROM contacts WHERE account=? AND referred_by IN ({ids}) ORDER BY id", ids):
+            found.setdefault(r["referred_by"], []).append(contact_from_json(r["data"]))
         return found
 
     def mark_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
         with self.transaction():
-            for chunk in chunks(ids):
-                self._q(f"UPDATE contacts SET needs_plan=1 WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk])
+            update_in(self, "UPDATE contacts SET needs_plan=1 WHERE account=? AND id IN ({ids})", ids)
 
     def needs_plan(self: SQLSession, after: str = "", limit: int = 500) -> list[str]:
         rows = self._q(
@@ -99,19 +104,14 @@ class ContactQueries:
 
     def clear_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
         with self.transaction():
-            for chunk in chunks(ids):
-                self._q(f"UPDATE contacts SET needs_plan=0 WHERE account=? AND id IN ({marks(len(chunk))})", [self.account, *chunk])
+            update_in(self, "UPDATE contacts SET needs_plan=0 WHERE account=? AND id IN ({ids})", ids)
 
     # -- enrollments
     def enrollments(self: SQLSession, ids: Iterable[str]) -> dict[str, tuple[Enrollment, ...]]:
         found: dict[str, list[Enrollment]] = {}
-        for chunk in chunks(ids):
-            rows = self._q(
-                f"SELECT contact_id, data FROM enrollments WHERE account=? AND contact_id IN ({marks(len(chunk))}) ORDER BY contact_id, seq",
-                [self.account, *chunk],
-            )
-            for r in rows:
-                found.setdefault(r["contact_id"], []).append(enrollment_from_json(r["data"]))
+        sql = "SELECT contact_id, data FROM enrollments WHERE account=? AND contact_id IN ({ids}) ORDER BY contact_id, seq"
+        for r in select_in(self, sql, ids):
+            found.setdefault(r["contact_id"], []).append(enrollment_from_json(r["data"]))
         return {k: tuple(v) for k, v in found.items()}
 
     def all_enrollments(self: SQLSession) -> Iterator[Enrollment]:

@@ -147,12 +147,10 @@ def render(report: Any, reader: Reader, width: int) -> str:
             for move in getattr(item, "moves", ()):
                 console.print(f"  {item.contact_name or item.contact_id}: moved: {move}", soft_wrap=True, markup=False)
 
-    def grouped(title: str, name: str, items: list[Any], key: Any) -> None:
-        total = counts.get(name, 0)
-        if not total:
-            return
+    def group_table(title: str, items: list[Any], key: Any) -> None:
+        """A bold title, then one row per reason: how many, the reason, who."""
         console.print()
-        console.print(Text(f"{title} ({total})", style="bold"))
+        console.print(Text(title, style="bold"))
         table = Table(box=None, show_header=False, show_edge=False, pad_edge=False)
         table.add_column("n", justify="right", no_wrap=True)
         table.add_column("reason", overflow="fold")
@@ -160,6 +158,12 @@ def render(report: Any, reader: Reader, width: int) -> str:
         for reason, n, names in _groups(items, key):
             table.add_row(f"{n}x", reason, _who(names, n))
         console.print(table)
+
+    def grouped(title: str, name: str, items: list[Any], key: Any) -> None:
+        total = counts.get(name, 0)
+        if not total:
+            return
+        group_table(f"{title} ({total})", items, key)
         if total > len(items):
             console.print(f"  ... and {total - len(items)} more not listed")
 
@@ -168,28 +172,10 @@ def render(report: Any, reader: Reader, width: int) -> str:
     texts = [i for i in report.notes if i.kind == "text"]
     others = [i for i in report.notes if i.kind != "text"]
     if texts:
-        counts_texts = {"text": len(texts)}
-        console.print()
-        console.print(Text(f"Task text to fix ({counts_texts['text']}): a variable with no value shows as a [marker]",
-                           style="bold"))
-        table = Table(box=None, show_header=False, show_edge=False, pad_edge=False)
-        table.add_column("n", justify="right", no_wrap=True)
-        table.add_column("reason", overflow="fold")
-        table.add_column("who", overflow="fold")
-        for reason, n, names in _groups(texts, lambda i: i.reason):
-            table.add_row(f"{n}x", reason, _who(names, n))
-        console.print(table)
+        group_table(f"Task text to fix ({len(texts)}): a variable with no value shows as a [marker]", texts, lambda i: i.reason)
     if others:
-        console.print()
-        console.print(Text(f"Enrollment changes ({counts.get('notes', 0) - len(texts)})", style="bold"))
-        table = Table(box=None, show_header=False, show_edge=False, pad_edge=False)
-        table.add_column("n", justify="right", no_wrap=True)
-        table.add_column("reason", overflow="fold")
-        table.add_column("who", overflow="fold")
-        for reason, n, names in _groups(others, lambda i: f"{_KIND.get(i.kind, i.kind)} {i.cadence_id}: "
-                                                       f"{_DATES.sub('<date>', i.reason)}"):
-            table.add_row(f"{n}x", reason, _who(names, n))
-        console.print(table)
+        group_table(f"Enrollment changes ({counts.get('notes', 0) - len(texts)})", others,
+                    lambda i: f"{_KIND.get(i.kind, i.kind)} {i.cadence_id}: {_DATES.sub('<date>', i.reason)}")
     if report.bad_records:
         console.print()
         console.print(Text(f"Records with a problem ({counts.get('bad_records', len(report.bad_records))}): "
