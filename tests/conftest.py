@@ -1,7 +1,7 @@
 """Shared fixtures: the HubSpot emulator (real HTTP, real client library).
 
-Helper modules (crm_conformance, hubspot_support, secret_scan) sit beside this file; the
-pytest settings in pyproject.toml put this folder on the path and load secret_scan.
+Shared test helpers live in tests/support/ (imported as `support.<module>`): the pytest
+settings in pyproject.toml put this folder on the path and load support.secret_scan.
 
 Hypothesis explores new examples on every developer run; under CI (CI=true) it replays a
 fixed set (`derandomize`), so a landing never depends on luck. New failures found on a
@@ -14,7 +14,7 @@ import os
 
 import pytest
 from hypothesis import settings
-from pg_support import pg_database, pg_url  # noqa: F401  (registers the fixtures)
+from support.pg import pg_database, pg_url  # noqa: F401  (registers the fixtures)
 
 from connector.crm import registry
 from connector.crm.hubspot.emulator.testing import hubspot_emulator  # noqa: F401  (registers the fixture)

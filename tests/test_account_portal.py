@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hubspot_support import CANARY_TOKEN, live_task_keys, prepare
+from support.hubspot import CANARY_TOKEN, live_task_keys, prepare
 from support.launch import command as cadence_command
 from test_hubspot_sync import START, Portal, bulk_config
 

@@ -36,18 +36,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fresh_examples import copy_examples
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from support.examples import copy_examples
 
 from connector.configfile import ConfigFileError, load_config
 from connector.crm.local import csvio
 from connector.sync import run_sync
 
 try:  # the session-wide secret scan, when the plugin module is importable
-    from secret_scan import scan_text
+    from support.secret_scan import scan_text
 except ImportError:  # pragma: no cover
     def scan_text(text: Any, where: str = "") -> list:
         return []
@@ -722,7 +722,7 @@ def check_hubspot_run(report: Any, good: list[str], garbage: list[str]) -> None:
 
 def test_hubspot_garbage_properties_do_not_stop_the_sync(hubspot_emulator: Any, tmp_path: Path) -> None:
     """HubSpot contacts with garbage free-text properties, no email, or a deleted owner are read and the good contacts get their tasks."""
-    from hubspot_support import make_crm
+    from support.hubspot import make_crm
 
     emu = hubspot_emulator
     owners = emu.seed_owners(2, seed=3)
@@ -755,7 +755,7 @@ def test_hubspot_garbage_properties_do_not_stop_the_sync(hubspot_emulator: Any, 
                              min_size=1, max_size=4))
 def test_hubspot_one_garbage_contact_among_good_ones(tmp_path_factory: pytest.TempPathFactory, props: dict[str, str]) -> None:
     """Any mix of garbage in a HubSpot contact's free-text properties leaves the run ok and the good contacts synced."""
-    from hubspot_support import make_crm
+    from support.hubspot import make_crm
 
     from connector.crm.hubspot.emulator import HubSpotEmulator
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from crm_conformance import SEED_CONTACTS
+from support.conformance import SEED_CONTACTS
 from support.launch import command as cadence_command
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
+from support.conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
 
 from connector.crm.local import LocalCRM
 

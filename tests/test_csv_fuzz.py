@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fresh_examples import copy_examples
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from support.examples import copy_examples
 
 from connector.configfile import load_config
 from connector.sync import run_sync

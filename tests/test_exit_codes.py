@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fresh_examples import copy_examples
+from support.examples import copy_examples
 from support.launch import command as cadence_command
 
 from connector.clikit import STATUS_EXIT

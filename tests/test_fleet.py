@@ -52,7 +52,7 @@ def make_fleet(directory: Path, url: str, every: str = f"{PERIOD}s") -> Path:
 
 def start_worker(fleet: Path, url: str, log: Path, pause_at: str = "") -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_TEST_")} | {"CADENCE_STATE": url}
-    launcher = [sys.executable, str(ROOT / "tests" / "fleet_launch.py")]
+    launcher = [sys.executable, str(ROOT / "tests" / "support" / "launch.py")]
     if pause_at:
         launcher += ["--pause-at", pause_at]
     return subprocess.Popen([*launcher, "--", "worker", str(fleet), "--heartbeat", "0.5", "--stalled-after", "3"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
-from hubspot_support import HubSpotRecruiter, make_crm, to_properties
+from support.conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
+from support.hubspot import HubSpotRecruiter, make_crm, to_properties
 
 from connector.crm.hubspot.emulator import iana_to_hubspot_tz
 

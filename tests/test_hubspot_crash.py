@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hubspot_support import env_for
+from support.hubspot import env_for
 from support.launch import command as cadence_command
 from test_hubspot_sync import BATCH_CREATE, START, assert_converged, reference_tasks, scenario, task_summary
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hubspot_support import CANARY_TOKEN, env_for
+from support.hubspot import CANARY_TOKEN, env_for
 from test_hubspot_sync import (
     START,
     Portal,

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hubspot_support import CANARY_TOKEN, env_for, live_task_keys, make_crm, prepare, write_config
+from support.hubspot import CANARY_TOKEN, env_for, live_task_keys, make_crm, prepare, write_config
 
 from connector.configfile import load_config
 from connector.crm.hubspot.adapter import HubSpotCRM

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fresh_examples import copy_examples
+from support.examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # Monday

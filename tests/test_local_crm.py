@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from crm_conformance import SEED_CONTACTS, make_task
+from support.conformance import SEED_CONTACTS, make_task
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local, write_csv
 
 from connector.crm import registry

@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from hubspot_support import env_for
+from support.hubspot import env_for
 from test_hubspot_sync import START, scenario
 
 from connector.crm.hubspot.emulator import HubSpotEmulator

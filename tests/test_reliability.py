@@ -21,9 +21,9 @@ import holidays
 import pytest
 import test_crash as local_crash  # modules, not names, so that their tests are not collected here again
 import test_hubspot_crash as hubspot_crash
-from hubspot_support import task_ids_by_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.hubspot import task_ids_by_key
 from test_crm_local_conformance import CONTACT_HEADER, LocalRecruiter, read_csv, seed_local, write_csv
 from test_hubspot_faults import run as hubspot_run
 from test_hubspot_sync import START, Portal, assert_converged, scenario

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from crm_conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
-from salesforce_support import CUSTOM_FIELDS, SalesforceRecruiter, make_crm, prepare, to_fields
+from support.conformance import SEED_CONTACTS, SEED_OWNERS, CRMConformance
+from support.salesforce import CUSTOM_FIELDS, SalesforceRecruiter, make_crm, prepare, to_fields
 
 
 class TestSalesforceConformance(CRMConformance):

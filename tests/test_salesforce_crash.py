@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from salesforce_support import START, UPSERT, assert_converged, env_for
 from support.launch import command as cadence_command
+from support.salesforce import START, UPSERT, assert_converged, env_for
 from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 from connector.crm.salesforce.emulator import SalesforceEmulator

@@ -11,8 +11,8 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hubspot_support import CANARY_TOKEN
-from salesforce_support import START, UPSERT, Org, assert_converged, crm_settings, env_for, prepare
+from support.hubspot import CANARY_TOKEN
+from support.salesforce import START, UPSERT, Org, assert_converged, crm_settings, env_for, prepare
 from test_salesforce_sync import reference_tasks, scenario, task_summary
 
 from connector.crm.base import FatalCRMError
@@ -152,7 +152,7 @@ def test_secrets_never_appear_in_logs_reports_errors_or_output(salesforce_emulat
                                                                caplog) -> None:
     """The client secret and a session id (the canary) stay out of reprs, logs, reports, errors and CLI output,
     including when sign-in fails."""
-    from secret_scan import scan_text
+    from support.secret_scan import scan_text
 
     emu = salesforce_emulator
     org = scenario(emu, tmp_path / "ws", 20, SEED)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from salesforce_support import START, Org, assert_converged, make_crm
+from support.salesforce import START, Org, assert_converged, make_crm
 
 from connector.crm.base import ConfigError, ReadContext
 from connector.crm.salesforce.emulator import SalesforceEmulator

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from salesforce_support import env_for, make_crm, prepare
-from secret_scan import scan_text
+from support.salesforce import env_for, make_crm, prepare
+from support.secret_scan import scan_text
 
 from connector.crm.salesforce.emulator import SalesforceEmulator
 
@@ -82,7 +82,7 @@ def test_demo_salesforce_runs_end_to_end() -> None:
 def test_status_needs_no_credentials(tmp_path: Path) -> None:
     """`cadence status` of a Salesforce config (no `account:`) with no SALESFORCE_* variable set finds the
     state a sync wrote: the account comes from the config alone (the sign-in domain), as for HubSpot."""
-    from salesforce_support import START, env_for
+    from support.salesforce import START, env_for
 
     from connector.configfile import load_config
     from connector.sync import run_sync

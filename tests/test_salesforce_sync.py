@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from salesforce_support import START, UPSERT, Org, assert_converged, make_crm
+from support.salesforce import START, UPSERT, Org, assert_converged, make_crm
 
 from connector.crm.base import ReadContext
 from connector.crm.salesforce.emulator import SalesforceEmulator

@@ -9,8 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from hubspot_support import CANARY_TOKEN
-from secret_scan import MASK, RecordingHandler, SecretScan
+from support.hubspot import CANARY_TOKEN
+from support.secret_scan import MASK, RecordingHandler, SecretScan
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -67,7 +67,7 @@ def _run_inner(tmp_path: Path, body: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(body), encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]), PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "secret_scan", "-p", "no:cacheprovider", "-q", "test_inner.py"],
+        [sys.executable, "-m", "pytest", "-p", "support.secret_scan", "-p", "no:cacheprovider", "-q", "test_inner.py"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
 
@@ -78,8 +78,8 @@ def test_plugin_fails_a_session_that_leaks_the_canary(tmp_path: Path) -> None:
         import logging
 
         import pytest
-        import secret_scan
-        from hubspot_support import CANARY_TOKEN
+        import support.secret_scan as secret_scan
+        from support.hubspot import CANARY_TOKEN
 
         def test_logs_it():
             logging.getLogger("leaky").debug("token is %s", CANARY_TOKEN)

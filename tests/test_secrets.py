@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubspot_support import CANARY_TOKEN, env_for, make_crm, prepare
+from support.hubspot import CANARY_TOKEN, env_for, make_crm, prepare
 
 from connector.configfile import load_config
 from connector.crm.hubspot.adapter import HubSpotCRM
@@ -20,7 +20,7 @@ from connector.crm.hubspot.settings import HubSpotSettings, Secret, load_setting
 from connector.sync import run_sync
 
 try:  # the session-wide secret scan, when the plugin module is importable
-    from secret_scan import scan_text
+    from support.secret_scan import scan_text
 except ImportError:  # pragma: no cover
     def scan_text(text: Any, where: str = "") -> list:
         return []
@@ -185,7 +185,7 @@ def test_cli_setup_hubspot_behind_a_proxy_echoing_headers_holds_no_token(portal:
                                                                          path: str) -> None:
     """A proxy that echoes the request's headers (Authorization included) in an unexpected 4xx made
     `cadence setup hubspot` print the token in a traceback; now one line, no token, exit 1."""
-    from echo_proxy import echo_proxy
+    from support.echo_proxy import echo_proxy
 
     emu, config = portal
     with echo_proxy(emu.base_url, echo_on=path, status=status) as proxy:
@@ -203,7 +203,7 @@ def test_a_sync_behind_a_proxy_echoing_headers_keeps_the_token_out_of_reports_an
         portal: tuple[Any, Path], path: str, caplog: pytest.LogCaptureFixture) -> None:
     """An unexpected 4xx whose headers and body echo the request's Authorization: the error the
     run records, its log lines (checked as emitted, by the secret scan) and the report hold no token."""
-    from echo_proxy import echo_proxy
+    from support.echo_proxy import echo_proxy
 
     emu, config = portal
     make_crm(emu)  # the portal set up, straight to the emulator

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from hubspot_support import CANARY_TOKEN, prepare
+from support.hubspot import CANARY_TOKEN, prepare
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 from test_hubspot_sync import Portal
 

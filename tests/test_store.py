@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from crm_conformance import make_task
+from support.conformance import make_task
 
 from connector.crm.base import WriteResult
 from connector.store import LedgerRow, Store

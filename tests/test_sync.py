@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from crm_conformance import SEED_CONTACTS
+from support.conformance import SEED_CONTACTS
 from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
 
 from connector.commands.sync import plan_command, status_command, sync_command
@@ -473,7 +473,7 @@ def test_contact_removed_from_the_csv_exits_and_its_task_is_closed(tmp_path):
     """A contact whose row is deleted from contacts.csv exits its cadence and its open task is closed (daily sweep)."""
     from datetime import datetime, timedelta, timezone
 
-    from crm_conformance import SEED_CONTACTS
+    from support.conformance import SEED_CONTACTS
     from test_crm_local_conformance import CONTACT_HEADER, read_csv, seed_local, write_csv
 
     from connector.configfile import load_config

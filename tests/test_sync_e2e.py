@@ -13,7 +13,7 @@ from typing import Any
 
 import holidays
 import pytest
-from fresh_examples import copy_examples
+from support.examples import copy_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)  # Monday; 07:00 in New York

@@ -1,6 +1,6 @@
 """A pytest plugin: the HubSpot canary token must never reach a log record or any test output.
 
-Registered from tests/conftest.py with ``pytest_plugins = ["secret_scan"]`` (or ``-p secret_scan``).
+Loaded for every session by ``-p support.secret_scan`` (pyproject.toml).
 For the whole session it
 
 - keeps a handler on the root logger at DEBUG that formats every record (message with its
@@ -33,7 +33,7 @@ MASK = "<CANARY>"
 
 
 def _canary() -> str:
-    from hubspot_support import CANARY_TOKEN
+    from support.hubspot import CANARY_TOKEN
 
     return CANARY_TOKEN
 
