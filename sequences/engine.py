@@ -61,7 +61,11 @@ def plan(config: Config, snapshot: Snapshot, now: datetime) -> Plan:
 
 
 def plan_iter(config: Config, snapshot: Snapshot, now: datetime, chunk: int = CHUNK) -> Iterator[ContactPlan]:
-    """Plan contact by contact, in the snapshot's order, `chunk` contacts at a time."""
+    """Plan contact by contact, in the snapshot's order, `chunk` contacts at a time.
+
+    Queued contacts start in queue order within a chunk; across chunks, in the snapshot's
+    order: a caller that hands over more of the queue than one chunk hands it over in queue
+    order (the sync's second pass does: `Store.queued_contacts`)."""
     ctx = PlanContext(config, snapshot.account or config.account, now, dict(snapshot.owners),
                       dict(snapshot.owner_load), snapshot.admit)
     admissions = Admissions(ctx)

@@ -109,3 +109,53 @@ def test_plan_and_sync_explain_guard_moves(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "moved: capacity: o1 already has 2 tasks on Mon 02 Mar 2026" in out.stdout
     assert "waits for free capacity" not in out.stdout or "queue" in out.stdout
+
+
+REFERRALS = """
+crm: {type: local, contacts: contacts.csv, tasks: tasks.csv}
+calendar: {timezone: America/New_York, country: US}
+guards: {daily_capacity: 2, min_gap: 0 days}
+referral_thanks: false
+cadences:
+  - id: main
+    name: Main
+    enroll_when: {all: [{property: lifecycle_stage, equals: lead}]}
+    referral_cadence: warm
+    steps:
+      - {id: call, channel: call, subject: "Call {{contact.first_name}}"}
+  - id: warm
+    name: Warm
+    steps:
+      - {id: call, channel: call, subject: "Call {{contact.first_name}}, referred"}
+"""
+
+
+def test_queue_priority_holds_across_planning_chunks(tmp_path: Path) -> None:
+    """Referrals first, then the rest in queue order, however many chunks the queue's head is planned in.
+
+    30 leads, the last five (c25-c29) referred by c00; cap 2 a day: a week's 10 starts go to
+    the five referrals, then c00-c04. The engine plans 3 contacts a chunk here (the sync's
+    default is thousands): it orders candidates within a chunk, so across chunks the order
+    is the one the sync hands over (the queue's head, in queue order)."""
+    from functools import partial
+
+    from sequences.engine import plan_iter
+
+    setup(tmp_path)
+    with open(tmp_path / "contacts.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "first_name", "email", "phone", "owner_id", "timezone", "lifecycle_stage", "referred_by"])
+        for i in range(30):
+            w.writerow([f"c{i:02d}", f"N{i}", f"c{i}@x.io", "+12125550100", "o1", "America/New_York", "lead",
+                        "c00" if i >= 25 else ""])
+    (tmp_path / "cadence.yaml").write_text(REFERRALS, encoding="utf-8")
+    loaded = load_config(tmp_path / "cadence.yaml")
+    report = run_sync(loaded, now=MONDAY, planner=partial(plan_iter, chunk=3))
+    assert report.ok, report.errors
+    rows = tasks(tmp_path)
+    by_day: dict[str, set[str]] = {}
+    for r in rows:
+        by_day.setdefault(r["due_local"][:10], set()).add(r["contact_id"])
+    assert by_day == {"2026-03-02": {"c25", "c26"}, "2026-03-03": {"c27", "c28"}, "2026-03-04": {"c29", "c00"},
+                      "2026-03-05": {"c01", "c02"}, "2026-03-06": {"c03", "c04"}}
+    assert {r["contact_id"] for r in rows if "referred" in r["subject"]} == {"c25", "c26", "c27", "c28", "c29"}
