@@ -64,8 +64,10 @@ class _Db:
             sql = sql.replace("?", "%s")
         try:
             cursor = self.conn.execute(sql, params)
-        except sqlite3.OperationalError:  # an empty or very old file: no such table yet
-            return []
+        except Exception as exc:  # a state not created yet (or a very old file): no such table
+            if isinstance(exc, sqlite3.OperationalError) or type(exc).__name__ == "UndefinedTable":
+                return []
+            raise
         return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cursor.fetchall()]
 
     def execute(self, sql: str, *params: Any) -> None:

@@ -62,6 +62,11 @@ def test_two_spellings_of_the_url_are_one_account(tmp_path: Path) -> None:
         assert second.status == "ok" and second.account == "hubspot:5550001"
         assert second.counts["created"] == 0 and second.counts["intended_creates"] == 0
         assert sorted(live_task_keys(emu)) == created
+        # `status` has no token and makes no request: the state knows which account either spelling reached
+        for url in (first_url, second_url):
+            status = cli(portal.path, url, "status", "--json")
+            out, err = status.communicate(timeout=60)
+            assert status.returncode == 0 and '"hubspot:5550001"' in out, err
 
 
 def test_the_second_spelling_is_locked_out_while_the_first_runs(tmp_path: Path) -> None:

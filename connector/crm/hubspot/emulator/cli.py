@@ -27,9 +27,11 @@ from .app import HubSpotEmulator
               type=click.Choice(["free", "starter", "pro", "enterprise", "off"]), help="HubSpot tier to enforce.")
 @click.option("--search-lag", "search_lag", default=0.0, show_default=True, type=float,
               help="Seconds before a write shows up in search.")
-def emulator_hubspot(host, port, contacts, owners, seed, token, rate_limit, search_lag):
+@click.option("--portal-id", "portal_id", default=24_681_357, show_default=True, type=int,
+              help="The portal id it answers on GET /account-info/v3/details (the account crm-cadence syncs).")
+def emulator_hubspot(host, port, contacts, owners, seed, token, rate_limit, search_lag, portal_id):
     """Run a local HubSpot CRM API emulator."""
-    emu = HubSpotEmulator(token=token, rate_limit=rate_limit, host=host, port=port)
+    emu = HubSpotEmulator(token=token, rate_limit=rate_limit, host=host, port=port, hub_id=portal_id)
     emu.faults.search_lag_seconds = search_lag
     if owners:
         emu.seed_owners(owners, seed=seed)
