@@ -61,4 +61,6 @@ def run(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    # run as a script, this folder is sys.path[0]: its hubspot.py would shadow the client library
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != LAUNCH.parent]
     run(sys.argv[1:])
