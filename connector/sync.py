@@ -37,6 +37,7 @@ from sequences.pacing import queue_reach
 from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot
 
 from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
+from .crm.stop import StopRequested, StopsOnRequest
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
 from .rebuild import rebuild_lost_state
@@ -363,9 +364,11 @@ def run_sync(
             run = SyncRun(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
                        _mass_exit_limit(config, allow_mass_exit), hook or _no_hook)
             error = ""
+            if isinstance(crm, StopsOnRequest):  # back-offs and calls in flight end on SIGTERM too
+                crm.watch_stop(stop)
             try:
                 run.execute()
-            except SyncStopped:
+            except (SyncStopped, StopRequested):
                 report.status = "stopped"
                 log.warning("run stopped on request; the next run resumes", extra=fields(run=report.run_id))
             except UnreadableInput as exc:

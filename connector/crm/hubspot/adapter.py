@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -100,6 +101,10 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
     def account_for(cls, raw: Mapping[str, Any], *, env: Mapping[str, str] = os.environ) -> str:
         """`account_id()` from the config alone: no token, no request."""
         return account_of(raw, env)
+
+    def watch_stop(self, stop: threading.Event | None) -> None:
+        """Back-offs, throttle waits and calls in flight end when `stop` is set (connector/crm/stop.py)."""
+        self.call.stop = self.throttle.stop = stop
 
     def __repr__(self) -> str:
         return f"HubSpotCRM(base_url={self.base_url!r}, tier={self.settings.tier!r})"

@@ -7,6 +7,8 @@ The one place that decides what an HTTP failure means for the run:
   a non-idempotent write that fails this way raises `WriteOutcomeUnknown` instead, so the
   sync reconciles it rather than sending it twice;
 - 401 / 403: `FatalCRMError` (the token or its scopes), never echoing the token;
+- a stop request (SIGTERM) ends a back-off, a throttle wait or a call in flight at once
+  (`StopRequested`, connector/crm/stop.py);
 - any other answer is raised as the client library's exception, scrubbed first (`scrub`):
   its response headers dropped and the token taken out of its body, because a proxy or a
   gateway may echo the request's `Authorization` header back in an error.
@@ -27,6 +29,7 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connector.crm.base import CRMError, FatalCRMError, RetryLaterError
+from connector.crm.stop import call_until_stopped, pause
 from connector.logs import redact
 
 log = logging.getLogger("cadence.hubspot")
@@ -58,6 +61,7 @@ class Throttle:
         self.limit = max(1, int(per_ten_seconds * share))
         self.search_limit = max(1, int(search_per_second * share)) if search_per_second else 0
         self.clock, self.sleep = clock, sleep
+        self.stop: threading.Event | None = None  # set by the run: a wait ends when it is (connector/crm/stop.py)
         self._calls: deque[float] = deque()
         self._searches: deque[float] = deque()
         self._lock = threading.Lock()
@@ -74,7 +78,7 @@ class Throttle:
                     break
                 self.waited += wait
                 self.waits += 1
-                self.sleep(wait)
+                pause(wait, self.sleep, self.stop)
             now = self.clock()
             self._calls.append(now)
             if search:
@@ -160,16 +164,21 @@ class Caller:
         self.max_retries = max_retries
         self.backoff = backoff
         self.sleep = sleep
+        self.stop: threading.Event | None = None  # set by the run: waits and calls end when it is
         self.rng = rng or random.Random()
         self.requests = 0
         self.rate_limited = 0
+
+    def pause(self, seconds: float) -> None:
+        """A back-off: `seconds`, or until the run is asked to stop (StopRequested)."""
+        pause(seconds, self.sleep, self.stop)
 
     def __call__(self, fn: Callable[..., T], *args: Any, search: bool = False, idempotent: bool = True, **kwargs: Any) -> T:
         def once() -> T:
             self.throttle.acquire(search)
             self.requests += 1
-            try:
-                return fn(*args, _request_timeout=self.timeout, **kwargs)
+            try:  # a call in flight is abandoned when the run is asked to stop (its batch is `unknown` already)
+                return call_until_stopped(lambda: fn(*args, _request_timeout=self.timeout, **kwargs), self.stop)
             except Exception as exc:  # sorted into what to do by `classify`
                 sorted_exc = classify(exc, idempotent=idempotent)
                 if sorted_exc is exc:
@@ -184,7 +193,7 @@ class Caller:
             stop=stop_after_attempt(self.max_retries + 1),
             retry=retry_if_exception(lambda e: isinstance(e, (RateLimited, Transient))),
             wait=self._wait,
-            sleep=self.sleep,
+            sleep=self.pause,
             reraise=True,
         )
         return retrying(once)
