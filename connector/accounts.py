@@ -49,6 +49,9 @@ class _Db:
         self.conn: Any = None
         if where.kind == "sqlite":
             assert where.path is not None
+            from .statefile import check_state_file
+
+            check_state_file(where.path)  # an empty, foreign or cut-short file: BadStateFile, exit 2
             if not where.path.exists() or where.path.stat().st_size == 0:
                 return
             self.conn = sqlite3.connect(str(where.path), timeout=10.0, isolation_level=None)

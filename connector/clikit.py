@@ -100,16 +100,18 @@ def exit_code_for(status: str) -> int:
 def user_facing(exc: BaseException) -> click.ClickException | None:
     """What a person can cause, as a one-line error and its exit code (None: a bug, keep the traceback).
 
-    Bad input (2): config and CRM settings, a missing token, CRM files that cannot be read.
-    The run failed (1): the CRM refused or could not be reached, the state file or its
-    folder cannot be used (read-only, not a database, written by a newer crm-cadence).
+    Bad input (2): config and CRM settings, a missing token, CRM files that cannot be read,
+    a state file a person must deal with (`BadStateFile`: empty, not a state file, cut short,
+    damaged, newer schema, a folder a sync cannot write; connector/statefile.py).
+    The run failed (1): the CRM refused or could not be reached, the state's database could
+    not be reached or written mid-run.
     """
     import sqlite3
 
     from connector.crm.base import ConfigError, CRMError, UnreadableInput
-    from connector.store import StateFileError
+    from connector.store import BadStateFile, StateFileError
 
-    if isinstance(exc, (ConfigError, UnreadableInput)):
+    if isinstance(exc, (ConfigError, UnreadableInput, BadStateFile)):
         return UserError(str(exc))
     if isinstance(exc, (CRMError, StateFileError)):
         return RunFailed(str(exc))

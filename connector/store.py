@@ -52,6 +52,12 @@ class StateFileError(RuntimeError):
     """The state file cannot be used by this version (e.g. written by a newer crm-cadence)."""
 
 
+class BadStateFile(StateFileError):
+    """A state file a person must deal with before any run (exit 2): empty, not a state file,
+    cut short, damaged, written by a newer crm-cadence, or in a folder a sync cannot write.
+    The message names the file and says what to do."""
+
+
 def ts(value: datetime | None) -> str | None:
     """A UTC timestamp as fixed-width text (sorts and compares correctly as text)."""
     if value is None:

@@ -14,6 +14,7 @@ SQLite only works reliably on a local disk; on a network file system use Postgre
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import sqlite3
@@ -25,7 +26,8 @@ from typing import Any
 from sequences.records import Owner
 
 from .runlock import RunLock
-from .store import RunRecord, StateFileError, from_ts, stamp, ts
+from .statefile import check_state_file, damaged, readable_copy, unwritable_folder
+from .store import BadStateFile, RunRecord, StateFileError, from_ts, stamp, ts
 from .store_ledger import LedgerQueries
 from .store_migrations import migrate
 from .store_sql import ContactQueries
@@ -33,6 +35,14 @@ from .store_sql import ContactQueries
 log = logging.getLogger(__name__)
 
 STATE_FILE = "cadence-state.sqlite"
+
+
+def _copy_into(path: Path, memory: sqlite3.Connection) -> None:
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+    try:
+        source.backup(memory)
+    finally:
+        source.close()
 
 
 class SQLiteStore(ContactQueries, LedgerQueries):
@@ -58,8 +68,16 @@ class SQLiteStore(ContactQueries, LedgerQueries):
         """Open (creating if needed) the state file for writing. `exclusive`: take the account's run
         lock first (before the file is touched) and hold it until close(); LockHeld if another run has it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = cls._run_lock(path, account) if exclusive else None
+        check_state_file(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = cls._run_lock(path, account) if exclusive else None
+        except (PermissionError, FileNotFoundError, NotADirectoryError) as exc:
+            raise unwritable_folder(path, exc) from None
+        except OSError as exc:
+            if exc.errno != errno.EROFS:
+                raise
+            raise unwritable_folder(path, exc) from None
         try:
             store = cls._open_file(path, account)
         except BaseException:
@@ -77,6 +95,21 @@ class SQLiteStore(ContactQueries, LedgerQueries):
 
     @classmethod
     def _open_file(cls, path: Path, account: str) -> SQLiteStore:
+        try:
+            return cls._connect_file(path, account)
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                raise unwritable_folder(path, OSError(str(exc))) from None
+            raise
+        except sqlite3.DatabaseError as exc:  # passed the header check, and still not readable
+            raise damaged(path, exc) from None
+        except BadStateFile:
+            raise
+        except StateFileError as exc:  # e.g. written by a newer crm-cadence
+            raise BadStateFile(f"{path}: {exc}") from None
+
+    @classmethod
+    def _connect_file(cls, path: Path, account: str) -> SQLiteStore:
         db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 10000")
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -97,13 +130,21 @@ class SQLiteStore(ContactQueries, LedgerQueries):
         """
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         path = Path(path)
-        if path.exists():
-            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
-            try:
-                source.backup(memory)
-            finally:
-                source.close()
-        store = cls(memory, account, label=f"{path} (read-only copy)")
+        check_state_file(path)
+        try:
+            if path.exists() and path.stat().st_size:
+                try:
+                    _copy_into(path, memory)
+                except sqlite3.OperationalError:  # a read-only folder: SQLite cannot make the WAL's -shm there
+                    with readable_copy(path) as copy:
+                        _copy_into(copy, memory)
+            store = cls(memory, account, label=f"{path} (read-only copy)")
+        except sqlite3.DatabaseError as exc:
+            raise damaged(path, exc) from None
+        except BadStateFile:
+            raise
+        except StateFileError as exc:  # e.g. written by a newer crm-cadence
+            raise BadStateFile(f"{path}: {exc}") from None
         store.read_only = True
         return store
 

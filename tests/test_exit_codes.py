@@ -87,7 +87,7 @@ def examples(tmp_path: Path) -> Path:
 
 
 def test_a_state_file_from_a_newer_version_is_refused_by_every_command(examples: Path) -> None:
-    """A state file written by a newer crm-cadence: sync, plan and status exit 1 saying so; the file is untouched."""
+    """A state file written by a newer crm-cadence: sync, plan and status exit 2 saying so; the file is untouched."""
     config = str(examples / "recruiting.yaml")
     assert cadence("sync", config, "--now", NOW).returncode == 0
     state = examples / "cadence-state.sqlite"
@@ -100,29 +100,31 @@ def test_a_state_file_from_a_newer_version_is_refused_by_every_command(examples:
     for command in ("sync", "plan", "status"):
         result = cadence(command, config)
         no_traceback(result)
-        assert result.returncode == 1, (command, result.stderr)
-        assert first_error(result).startswith("error: the state file has schema version 999, newer than this crm-cadence")
+        assert result.returncode == 2, (command, result.stderr)
+        assert first_error(result).startswith(f"error: {state}: the state file has schema version 999, newer than this "
+                                              "crm-cadence")
     assert state.read_bytes() == before
 
 
 def test_a_state_file_that_is_not_a_database_fails_with_one_line(examples: Path) -> None:
-    """A state file overwritten with something else: exit 1, 'the state file cannot be used'."""
-    (examples / "cadence-state.sqlite").write_text("not a database\n" * 100, encoding="utf-8")
+    """A state file overwritten with something else: exit 2, naming the file (tests/test_state_file.py has the rest)."""
+    state = examples / "cadence-state.sqlite"
+    state.write_text("not a database\n" * 100, encoding="utf-8")
     for command in ("sync", "status"):
         result = cadence(command, str(examples / "recruiting.yaml"))
         no_traceback(result)
-        assert result.returncode == 1 and first_error(result).startswith("error: the state file cannot be used")
+        assert result.returncode == 2 and first_error(result).startswith(f"error: {state}: not a crm-cadence state file")
 
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc (a folder nobody can write, even root)")
 def test_a_state_folder_that_cannot_be_written_fails_with_one_line(examples: Path) -> None:
-    """`state:` in a folder that cannot be written (read-only): exit 1 naming the path, nothing written to the CRM."""
+    """`state:` in a folder that cannot be written (read-only): exit 2 naming the path, nothing written to the CRM."""
     config = examples / "ro.yaml"
     config.write_text("state: /proc/crm-cadence-test/cadence-state.sqlite\n"
                       + (examples / "recruiting.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     result = cadence("sync", str(config), "--now", NOW)
     no_traceback(result)
-    assert result.returncode == 1 and first_error(result).startswith("error: /proc/crm-cadence-test")
+    assert result.returncode == 2 and first_error(result).startswith("error: /proc/crm-cadence-test")
     assert not (examples / "tasks.csv").exists()
 
 
