@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # tests/support/ -> the repository
 
 # what a run (or a crashed one) may leave in a config's folder: tasks.csv, the state file
 # with its WAL and journal, locks, temp files of atomic writes
