@@ -4,7 +4,7 @@ enrollment written on it (`connector.crm.base.ListsAllTasks`, `connector/rebuild
 Each task carries its key (`settings.key_property`) and its enrollment
 (`settings.enrollment_property`, `connector/crm/taskmeta.py`), both task properties created by
 `cadence setup hubspot`. A portal set up before the enrollment property existed gets it at
-the first create of a run (one read, and a create when missing); if the token may not create
+the first create of a run (one read, and the group and property created when missing); if the token may not create
 properties, tasks are written without it (logged) rather than refused.
 
 All tasks are read with the list endpoint (`GET /crm/v3/objects/tasks`, 100 a page, keyed by
@@ -47,7 +47,12 @@ class HubSpotTaskListing:
             return ""
         if self._enrollment_ready is None:
             try:
-                _ensure_property(self.call, self._groups, self._properties, "tasks", enrollment_property_spec(name))
+                try:  # one request when it is there (the usual case)
+                    self.call(self._properties.get_by_name, object_type="tasks", property_name=name)
+                except Exception as err:
+                    if getattr(err, "status", None) != 404:
+                        raise
+                    _ensure_property(self.call, self._groups, self._properties, "tasks", enrollment_property_spec(name))
                 self._enrollment_ready = True
             except Exception as err:  # e.g. 403: the token may not create properties
                 if getattr(err, "status", None) is None:
