@@ -350,10 +350,16 @@ def run_sync(
         crm = load_crm(loaded, env=env if env is not None else os.environ)
     config: Config = loaded.config
     where = state or state_location(loaded, env if env is not None else os.environ)  # a fleet passes its shared state
+    if isinstance(crm, StopsOnRequest):  # back-offs and calls in flight end on SIGTERM too, from the first call
+        crm.watch_stop(stop)
     try:
         from .accounts import for_run
 
-        account, keep_account = for_run(config.account, crm, where)  # ForeignStateError: another account's state
+        try:
+            account, keep_account = for_run(config.account, crm, where)  # ForeignStateError: another account's state
+        except StopRequested:  # while the CRM told who the account is: nothing was read or written
+            log.warning("run stopped on request before it started; the next run starts over")
+            return SyncReport(account=config.account or "", started_at=now, plan_only=plan_only, status="stopped")
         store = open_store(where, account, read_only=plan_only, exclusive=not plan_only)  # LockHeld: another run has it
         if not plan_only:
             keep_account()
@@ -364,8 +370,6 @@ def run_sync(
             run = SyncRun(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
                        _mass_exit_limit(config, allow_mass_exit), hook or _no_hook)
             error = ""
-            if isinstance(crm, StopsOnRequest):  # back-offs and calls in flight end on SIGTERM too
-                crm.watch_stop(stop)
             try:
                 run.execute()
             except (SyncStopped, StopRequested):

@@ -76,7 +76,8 @@ def creates_seen(emu: HubSpotEmulator, status: int | None = None) -> int:
     return sum(n for template, n in emu.counts(status).items() if "batch/create" in template and "tasks" in template)
 
 
-@pytest.mark.parametrize("fault", ["429 storm on creates", "429 storm on reads", "slow create in flight"])
+@pytest.mark.parametrize("fault", ["429 storm on creates", "429 storm on reads", "slow create in flight",
+                                   "429 storm on the account lookup"])
 def test_sigterm_stops_within_five_seconds_and_the_rerun_converges(portal: tuple[HubSpotEmulator, Path],
                                                                    fault: str) -> None:
     emu, config = portal
@@ -86,6 +87,9 @@ def test_sigterm_stops_within_five_seconds_and_the_rerun_converges(portal: tuple
     elif fault == "429 storm on reads":
         emu.faults.fail_next(10_000, status=429, path_glob="*/contacts*")
         interrupt_when, what = (lambda: sum(emu.counts(429).values()) >= 2), "two 429s on reads"
+    elif fault == "429 storm on the account lookup":  # the portal id, read before the run starts
+        emu.faults.fail_next(10_000, status=429, path_glob="*/account-info/*")
+        interrupt_when, what = (lambda: sum(emu.counts(429).values()) >= 2), "two 429s on the account lookup"
     else:  # the first batch create is applied, then its answer takes 60 s (the client's timeout is 30 s)
         emu.faults.fail_next(1, status="slow", delay=60, path_glob="*/tasks/batch/create")
         interrupt_when, what = (lambda: creates_seen(emu) >= 1), "a batch create in flight"
