@@ -118,3 +118,49 @@ def test_sigterm_stops_within_five_seconds_and_the_rerun_converges(portal: tuple
     duplicates = [k for k, n in Counter(keys).items() if n > 1]
     assert not duplicates, f"{len(duplicates)} keys with more than one task, e.g. {duplicates[:3]}"
     assert len(keys) == CONTACTS  # one call per lead, none missing
+
+
+# ------------------------------------------------------------------------------ Salesforce
+
+
+@pytest.mark.parametrize("fault", ["503 storm on upserts", "slow upsert in flight"])
+def test_sigterm_stops_a_salesforce_run_within_five_seconds_and_the_rerun_converges(tmp_path: Path, fault: str) -> None:
+    from support.salesforce import START, assert_converged
+    from support.salesforce import env_for as salesforce_env
+    from test_salesforce_sync import scenario
+
+    from connector.crm.salesforce.emulator import SalesforceEmulator
+
+    with SalesforceEmulator() as emu:
+        org = scenario(emu, tmp_path / "ws", 450, 7)  # three upserts of 200, 200, 50
+        org.at(START)
+        if fault == "503 storm on upserts":
+            emu.faults.fail_next(10_000, status=503, path_glob="PATCH /composite/*")
+        else:  # applied, then its answer takes 60 s
+            emu.faults.fail_next(1, status="slow", delay=60, path_glob="PATCH /composite/*")
+
+        def upserts() -> int:
+            return sum(1 for r in emu.requests() if r.method == "PATCH" and "/composite/" in r.path)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SALESFORCE_", "CADENCE_TEST_"))}
+        command = [sys.executable, "-m", "connector.cli", "sync", str(org.path), "--now", START.isoformat(),
+                   "--log-format", "text"]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env | salesforce_env(emu), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(lambda: upserts() >= 1, proc, "an upsert")
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _out, err = proc.communicate(timeout=BOUND)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+            pytest.fail(f"still running {BOUND:.0f} s after SIGTERM ({fault}); stderr: {err[-2000:]}")
+        print(f"Salesforce, {fault}: exited {time.monotonic() - signalled:.2f} s after SIGTERM")
+        assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+        emu.faults.clear()
+        rerun = subprocess.run(command, cwd=ROOT, env=env | salesforce_env(emu), text=True, capture_output=True,
+                               timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert_converged(org)  # one task per key, none unknown or pending, every open task on its contact

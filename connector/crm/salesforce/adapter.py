@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -74,6 +75,10 @@ class SalesforceCRM:
     def account_for(cls, raw: Mapping[str, Any], *, env: Mapping[str, str] = os.environ) -> str:
         """`account_id()` from the config alone: no secret, no request."""
         return account_of(raw, env)
+
+    def watch_stop(self, stop: threading.Event | None) -> None:
+        """Back-offs and calls in flight end when `stop` is set (connector/crm/stop.py)."""
+        self.call.stop = stop
 
     def __repr__(self) -> str:
         return f"SalesforceCRM(auth={self.settings.auth!r}, domain={self.settings.domain!r})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from simple_salesforce.exceptions import (
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from connector.crm.base import CRMError, FatalCRMError, RetryLaterError
+from connector.crm.stop import call_until_stopped, pause
 
 log = logging.getLogger("cadence.salesforce")
 T = TypeVar("T")
@@ -127,13 +129,14 @@ class Caller:
         self.rng = rng or random.Random()
         self.requests = 0
         self.retries = 0
+        self.stop: threading.Event | None = None  # set by the run: waits and calls end when it is (connector/crm/stop.py)
 
     def __call__(self, sf: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         def once() -> T:
             self.budget.check()
             self.requests += 1
-            try:
-                result = fn(*args, **kwargs)
+            try:  # a call in flight is abandoned when the run is asked to stop (its batch is `unknown` already)
+                result = call_until_stopped(lambda: fn(*args, **kwargs), self.stop)
             except Exception as exc:  # sorted into what to do by `classify`
                 sorted_exc = classify(exc)
                 if sorted_exc is exc:
@@ -150,7 +153,7 @@ class Caller:
 
     def _sleep(self, seconds: float) -> None:
         self.retries += 1
-        self.sleep(seconds)
+        pause(seconds, self.sleep, self.stop)
 
     def wait(self, attempt: int) -> float:
         return self.backoff * self.rng.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
