@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .calendar import LocalCalendar, calendar_for, owner_zone_name, phone_facts
 from .config import WEEKDAYS, Cadence, Condition, Config, Rule, Step
@@ -46,6 +46,7 @@ class PlanContext:
     _reasons: dict[tuple[str, int], str] = field(init=False, default_factory=dict)
     _loads: dict[str, DayLoad] = field(init=False, default_factory=dict)
     _proposals: dict[tuple[LocalCalendar, Window], Proposal] = field(init=False, default_factory=dict)
+    pacing_days: dict[str, tuple[tuple[date, str], ...]] = field(init=False, default_factory=dict)  # see pacing.free_slots
     _conditions: dict[int, tuple[Condition, Predicate]] = field(init=False, default_factory=dict)
     _horizon_starts: dict[datetime, datetime] = field(init=False, default_factory=dict)
     surely_within: datetime = field(init=False)  # tasks due by then are within the horizon, whatever the calendar

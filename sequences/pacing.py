@@ -10,7 +10,7 @@ owner's work days from today to the horizon's end, the cap less the tasks alread
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .calendar import local_day
@@ -43,16 +43,32 @@ def window_end(ctx: PlanContext) -> datetime:
 def free_slots(ctx: PlanContext, load: DayLoad) -> int:
     """Task slots the owner has left on their work days from today up to (not including) the
     day the pacing window ends."""
+    days = ctx.pacing_days.get(load.zone_name)
+    if days is None:  # the same for every owner on that clock: worked out once per run
+        days = ctx.pacing_days[load.zone_name] = _window_days(ctx, load)
+    owner = ctx.owners.get(load.owner_id)
+    days_off: frozenset[date] = owner.days_off if owner is not None else frozenset()
+    extra = ctx.config.calendar.owner_days_off.get(load.owner_id)
+    if extra:
+        days_off = days_off | frozenset(extra)
+    counts, owner_id, capacity = load.counts, load.owner_id, load.capacity
+    free = 0
+    for day, iso in days:
+        if day not in days_off:
+            free += max(0, capacity - counts.get((owner_id, iso), 0))
+    return free
+
+
+def _window_days(ctx: PlanContext, load: DayLoad) -> tuple[tuple[date, str], ...]:
+    """The work days (and their ISO text) of the pacing window, on the owner's clock."""
     first = load.day(ctx.now)
     last = local_day(window_end(ctx), load.zone_name) - timedelta(days=1)
-    owner = ctx.owners.get(load.owner_id)
-    days_off = set(owner.days_off if owner else ()) | set(ctx.config.calendar.owner_days_off.get(load.owner_id, ()))
-    free, day = 0, first
+    days, day = [], first
     while day <= last:
-        if day.weekday() in ctx.work_days and day not in days_off:
-            free += max(0, load.capacity - load.counts.get((load.owner_id, day.isoformat()), 0))
+        if day.weekday() in ctx.work_days:
+            days.append((day, day.isoformat()))
         day += timedelta(days=1)
-    return free
+    return tuple(days)
 
 
 def queue_reach(config: Config, now: datetime) -> int:
