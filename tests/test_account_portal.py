@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support.hubspot import CANARY_TOKEN, live_task_keys, prepare
+from support.hubspot import CANARY_TOKEN, START, Portal, bulk_config, live_task_keys, prepare
 from support.launch import command as cadence_command
-from test_hubspot_sync import START, Portal, bulk_config
 
 from connector.configfile import load_config
 from connector.crm.hubspot.emulator import HubSpotEmulator

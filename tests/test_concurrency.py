@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 from support.launch import command as cadence_command
-from test_crash import CONTACTS, ROOT, make_workspace
-from test_crm_local_conformance import read_csv
+from support.local import CONTACTS, ROOT, make_workspace, read_csv
 
 MONDAY = "2026-03-02T14:00:00Z"
 

@@ -2,55 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from support.conformance import SEED_CONTACTS
-from support.launch import command as cadence_command
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
-
-ROOT = Path(__file__).resolve().parent.parent
-MONDAY = "2026-03-02T14:00:00Z"
-
-CONFIG = """
-crm: {type: local, contacts: contacts.csv, tasks: tasks.csv, unique_keys: false, max_batch: 2}
-calendar: {timezone: America/New_York, country: US}
-cadences:
-  - id: outreach
-    name: Outreach
-    enroll_when: {all: [{property: lifecycle_stage, equals: lead}]}
-    steps:
-      - {id: call, channel: call, subject: "Call {{contact.first_name}}"}
-      - {id: email, channel: email, wait: 2 business days, subject: "Email {{contact.first_name}}"}
-"""
-CONTACTS = SEED_CONTACTS + [
-    {"id": f"c{n}", "first_name": f"Person{n}", "email": f"p{n}@example.com", "owner_id": "o1", "lifecycle_stage": "lead"}
-    for n in range(4, 8)
-]
-
-
-def cadence(directory: Path, *args: str, kill_at: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_TEST_")}
-    state = directory / "state-url"  # a PostgreSQL workspace: its state URL, passed as the config says
-    if state.exists():
-        env["CADENCE_STATE"] = state.read_text(encoding="utf-8")
-    return subprocess.run([*cadence_command(kill_at=kill_at), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
-
-
-def make_workspace(directory: Path, state_url: str = "") -> Path:
-    """A local-CRM workspace; with `state_url`, its state is on PostgreSQL (`state: {env: CADENCE_STATE}`)."""
-    directory.mkdir()
-    seed_local(directory, CONTACTS)
-    config = CONFIG
-    if state_url:
-        config += "state: {env: CADENCE_STATE}\n"
-        (directory / "state-url").write_text(state_url, encoding="utf-8")
-    (directory / "cadence.yaml").write_text(config, encoding="utf-8")
-    return directory / "cadence.yaml"
+from support.local import MONDAY, LocalRecruiter, cadence, make_workspace, read_csv
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

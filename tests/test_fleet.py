@@ -25,8 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from test_crash import CONFIG, CONTACTS
-from test_crm_local_conformance import read_csv, seed_local
+from support.local import CONFIG, CONTACTS, read_csv, seed_local
 
 from connector.configfile import load_config
 from connector.fleet.fleetfile import FleetFileError, every_to_cron, load_fleet

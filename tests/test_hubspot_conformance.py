@@ -25,7 +25,7 @@ class TestHubSpotConformance(CRMConformance):
 
     def make_crm(self, tmp_path: Any) -> Any:
         crm = make_crm(self.emu)
-        from test_hubspot_sync import create_property
+        from support.hubspot import create_property
 
         create_property(self.emu, "contacts", "candidate_tier", "Candidate tier", group="contactinformation")
         return crm

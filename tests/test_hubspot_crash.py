@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from support.hubspot import env_for
-from support.launch import command as cadence_command
-from test_hubspot_sync import BATCH_CREATE, START, assert_converged, reference_tasks, scenario, task_summary
+from support.hubspot import BATCH_CREATE, START, assert_converged, cadence_sync, reference_tasks, scenario, task_summary
 
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.sync import KILL_POINTS
@@ -30,12 +26,6 @@ def _count_kill_points() -> Iterator[None]:
     points = sorted({run.split()[0] for run in EXERCISED}, key=KILL_POINTS.index)
     print(f"\nHubSpot kill points exercised: {len(points)} of {len(KILL_POINTS)} ({', '.join(points)}), "
           f"in {len(EXERCISED)} killed runs")
-
-
-def cadence_sync(config: Path, now: str, emu: HubSpotEmulator, kill_at: str = "") -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_TEST_", "HUBSPOT_"))} | env_for(emu)
-    return subprocess.run([*cadence_command(kill_at=kill_at), "sync", str(config), "--now", now, "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_kill_points_are_the_syncs(tmp_path: Path) -> None:

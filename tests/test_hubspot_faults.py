@@ -13,14 +13,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from support.hubspot import CANARY_TOKEN, env_for
-from test_hubspot_sync import (
+from support.hubspot import (
+    CANARY_TOKEN,
     START,
     Portal,
     assert_converged,
     assert_same_tasks,
+    env_for,
     fast_crm,
     reference_tasks,
+    run,
     scenario,
     task_summary,
 )
@@ -28,18 +30,10 @@ from test_hubspot_sync import (
 from connector.crm.base import FatalCRMError, ReadContext
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.sync import run_sync
-from connector.sync_report import SyncReport
 from sequences.records import EnrollmentStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTACTS, SEED = 300, 7  # 3 batch creates
-
-
-def run(portal: Portal, now: datetime, sleeps: list[float] | None = None) -> SyncReport:
-    """One in-process run with an adapter whose waits are recorded instead of slept."""
-    portal.at(now)
-    crm = fast_crm(portal.emu, portal.loaded, retry_sleep=sleeps.append if sleeps is not None else None, backoff=1.0)
-    return run_sync(portal.loaded, now=now, env=env_for(portal.emu), crm=crm)
 
 
 def test_429_storm_5xx_and_resets_converge(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:

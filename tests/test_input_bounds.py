@@ -235,7 +235,7 @@ def test_formula_cells_are_escaped_in_tasks_csv_and_read_back_as_written(tmp_pat
 
 def test_a_referred_formula_is_escaped_in_contacts_csv(tmp_path: Path) -> None:
     from support.conformance import make_task
-    from test_crm_local_conformance import LocalRecruiter, seed_local
+    from support.local import LocalRecruiter, seed_local
 
     from connector.crm.base import ReadContext
     from connector.crm.local import LocalCRM

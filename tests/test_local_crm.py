@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from support.conformance import SEED_CONTACTS, make_task
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local, write_csv
+from support.local import LocalRecruiter, read_csv, seed_local, write_csv
 
 from connector.crm import registry
 from connector.crm.base import ConfigError, ReadContext, UnreadableInput

@@ -13,8 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from support.hubspot import env_for
-from test_hubspot_sync import START, scenario
+from support.hubspot import START, env_for, scenario
 
 from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.massexit import MassExitHeld, MassExitLimit, Vanished, check

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from test_crash import make_workspace
+from support.local import make_workspace
 
 from connector.metrics import Metrics
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from test_crash import cadence, make_workspace
+from support.local import cadence, make_workspace
 
 from connector.configfile import load_config
 from connector.store_factory import open_store, state_location

@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 import pytest
-import test_crash as local_crash  # modules, not names, so that their tests are not collected here again
-import test_hubspot_crash as hubspot_crash
+import test_crash as local_crash  # modules, not names, so that their tests are not collected here again: only their
+import test_hubspot_crash as hubspot_crash  # kill-point parametrizations are read (COVERED)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.hubspot import task_ids_by_key
-from test_crm_local_conformance import CONTACT_HEADER, LocalRecruiter, read_csv, seed_local, write_csv
-from test_hubspot_faults import run as hubspot_run
-from test_hubspot_sync import START, Portal, assert_converged, scenario
+from support.hubspot import START, Portal, assert_converged, cadence_sync, scenario, task_ids_by_key
+from support.hubspot import run as hubspot_run
+from support.local import CONTACT_HEADER, CONTACTS, LocalRecruiter, cadence, make_workspace, read_csv, seed_local, write_csv
 
 from connector.configfile import load_config
 from connector.crm.hubspot.emulator import HubSpotEmulator
@@ -346,24 +345,24 @@ def assert_local_consistent(config: Path) -> None:
 def _local_after_completions(directory: Path, kill_at: str) -> tuple[Path, str, int]:
     """test_crash's workspace (7 leads, batches of 2): a first run, every call completed, then the next-steps run
     (killed at `kill_at`); returns the config, that run's `now` and its exit code."""
-    config = local_crash.make_workspace(directory)
+    config = make_workspace(directory)
     first = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-    assert local_crash.cadence(directory, "sync", str(config), "--now", first.isoformat()).returncode == 0
+    assert cadence(directory, "sync", str(config), "--now", first.isoformat()).returncode == 0
     recruiter = LocalRecruiter(directory)
     for row in read_csv(directory / "tasks.csv"):
         recruiter.complete_task(row["key"], completed_at=first + timedelta(hours=1))
     then = (first + timedelta(hours=2)).isoformat()
-    return config, then, local_crash.cadence(directory, "sync", str(config), "--now", then, kill_at=kill_at).returncode
+    return config, then, cadence(directory, "sync", str(config), "--now", then, kill_at=kill_at).returncode
 
 
 def _crash_local(tmp_path: Path, point: str) -> tuple[set, set]:
     assert _local_after_completions(tmp_path / "clean", "")[2] == 0
     config, then, code = _local_after_completions(tmp_path / "ws", point)
     assert code == -signal.SIGKILL
-    rerun = local_crash.cadence(config.parent, "sync", str(config), "--now", then)
+    rerun = cadence(config.parent, "sync", str(config), "--now", then)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert_local_consistent(config)
-    assert sum(1 for r in read_csv(config.parent / "tasks.csv") if r["channel"] == "email") == len(local_crash.CONTACTS)
+    assert sum(1 for r in read_csv(config.parent / "tasks.csv") if r["channel"] == "email") == len(CONTACTS)
     return local_tasks(config.parent), local_tasks(tmp_path / "clean")
 
 
@@ -372,7 +371,7 @@ def _hubspot_after_completions(emu: HubSpotEmulator, directory: Path, kill_at: s
     run (killed at `kill_at`; more than 100 creates, so two batches); returns the portal and that run's exit code."""
     portal = scenario(emu, directory, 150, hubspot_crash.SEED)
     portal.at(START)
-    assert hubspot_crash.cadence_sync(portal.path, START.isoformat(), emu).returncode == 0
+    assert cadence_sync(portal.path, START.isoformat(), emu).returncode == 0
     done = START + timedelta(hours=3)
     portal.at(done)
     calls = sorted(key for key, (_, props) in portal.tasks().items() if props["hs_task_type"] == "CALL")[:120]
@@ -380,7 +379,7 @@ def _hubspot_after_completions(emu: HubSpotEmulator, directory: Path, kill_at: s
     for key in calls:
         emu.complete_task(ids[key], at=done)
     portal.at(done + timedelta(hours=1))
-    run = hubspot_crash.cadence_sync(portal.path, (done + timedelta(hours=1)).isoformat(), emu, kill_at=kill_at)
+    run = cadence_sync(portal.path, (done + timedelta(hours=1)).isoformat(), emu, kill_at=kill_at)
     return portal, run.returncode
 
 
@@ -393,9 +392,9 @@ def _crash_hubspot(tmp_path: Path, point: str) -> tuple[set, set]:
     with HubSpotEmulator() as emu:
         portal, code = _hubspot_after_completions(emu, tmp_path / "ws", point)
         assert code == -signal.SIGKILL
-        assert hubspot_crash.cadence_sync(portal.path, then.isoformat(), emu).returncode == 0
+        assert cadence_sync(portal.path, then.isoformat(), emu).returncode == 0
         portal.at(START + timedelta(days=1))
-        later = hubspot_crash.cadence_sync(portal.path, (START + timedelta(days=1)).isoformat(), emu)
+        later = cadence_sync(portal.path, (START + timedelta(days=1)).isoformat(), emu)
         assert later.returncode == 0 and '"created": []' in later.stdout
         assert_converged(portal)
         return crm_state(portal), expected
@@ -439,14 +438,14 @@ def test_opt_out_between_intent_and_push_is_honoured(tmp_path: Path, change: dic
     config.write_text(OPT_CONFIG, encoding="utf-8")
     monday = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
     done = monday + timedelta(hours=1)
-    assert local_crash.cadence(directory, "sync", str(config), "--now", monday.isoformat()).returncode == 0
+    assert cadence(directory, "sync", str(config), "--now", monday.isoformat()).returncode == 0
     recruiter = LocalRecruiter(directory)
     calls = {r["contact_id"]: r["key"] for r in read_csv(directory / "tasks.csv")}
     for key in calls.values():
         recruiter.complete_task(key, completed_at=done)
     before = local_tasks(directory)
 
-    killed = local_crash.cadence(directory, "sync", str(config), "--now", (done + timedelta(hours=1)).isoformat(),
+    killed = cadence(directory, "sync", str(config), "--now", (done + timedelta(hours=1)).isoformat(),
                                  kill_at="after_intents")
 
     assert killed.returncode == -signal.SIGKILL
@@ -459,7 +458,7 @@ def test_opt_out_between_intent_and_push_is_honoured(tmp_path: Path, change: dic
     assert sorted(pending) == ["c1", "c2", "c3"] and all(r.task.step_id == "email" for r in pending.values())
     recruiter.update_contact("c1", **change)
 
-    rerun = local_crash.cadence(directory, "sync", str(config), "--now", (done + timedelta(hours=1, minutes=5)).isoformat(),
+    rerun = cadence(directory, "sync", str(config), "--now", (done + timedelta(hours=1, minutes=5)).isoformat(),
                                 "--json")
 
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -482,7 +481,7 @@ def test_opt_out_between_intent_and_push_is_honoured(tmp_path: Path, change: dic
         assert c1_open == []
         assert enrollment.status is EnrollmentStatus.EXITED, enrollment
     assert_local_consistent(config)
-    again = local_crash.cadence(directory, "sync", str(config), "--now", (done + timedelta(days=1)).isoformat(), "--json")
+    again = cadence(directory, "sync", str(config), "--now", (done + timedelta(days=1)).isoformat(), "--json")
     assert again.returncode == 0 and '"created": []' in again.stdout
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from support.launch import command as cadence_command
-from support.salesforce import START, UPSERT, assert_converged, env_for
-from test_salesforce_sync import reference_tasks, scenario, task_summary
+from support.salesforce import START, UPSERT, assert_converged, env_for, reference_tasks, scenario, task_summary
 
 from connector.crm.salesforce.emulator import SalesforceEmulator
 from connector.sync import KILL_POINTS

@@ -12,8 +12,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from support.hubspot import CANARY_TOKEN
-from support.salesforce import START, UPSERT, Org, assert_converged, crm_settings, env_for, prepare
-from test_salesforce_sync import reference_tasks, scenario, task_summary
+from support.salesforce import (
+    START,
+    UPSERT,
+    Org,
+    assert_converged,
+    crm_settings,
+    env_for,
+    prepare,
+    reference_tasks,
+    scenario,
+    task_summary,
+)
 
 from connector.crm.base import FatalCRMError
 from connector.crm.salesforce import SalesforceCRM

@@ -14,9 +14,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from support.hubspot import CANARY_TOKEN, prepare
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
-from test_hubspot_sync import Portal
+from support.hubspot import CANARY_TOKEN, Portal, prepare
+from support.local import LocalRecruiter, read_csv, seed_local
 
 from connector.configfile import load_config
 from connector.crm.hubspot.emulator import HubSpotEmulator

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.conformance import SEED_CONTACTS
-from test_crm_local_conformance import LocalRecruiter, read_csv, seed_local
+from support.local import LocalRecruiter, read_csv, seed_local
 
 from connector.commands.sync import plan_command, status_command, sync_command
 from connector.configfile import load_config
@@ -474,7 +474,7 @@ def test_contact_removed_from_the_csv_exits_and_its_task_is_closed(tmp_path):
     from datetime import datetime, timedelta, timezone
 
     from support.conformance import SEED_CONTACTS
-    from test_crm_local_conformance import CONTACT_HEADER, read_csv, seed_local, write_csv
+    from support.local import CONTACT_HEADER, read_csv, seed_local, write_csv
 
     from connector.configfile import load_config
     from connector.sync import run_sync

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connector.configfile import load_config
 from connector.crm.salesforce import SalesforceCRM
@@ -175,3 +176,73 @@ def assert_converged(org: Org) -> dict[str, dict[str, Any]]:
     finally:
         store.close()
     return tasks
+
+
+# ------------------------------------------------------------- configs and scenarios (sync, fault and crash tests)
+
+NY = ZoneInfo("America/New_York")
+CRM = ("crm: {type: salesforce, auth: client_credentials, domain: emulator.my, fields: {timezone: Time_Zone__c, "
+       "lead_status: Candidate_Status__c, lifecycle_stage: Stage__c, referred_by: Referred_By__c}}")
+
+BULK_CONFIG = f"""
+account: test-org
+{CRM}
+calendar: {{timezone: America/New_York, country: US}}
+guards: {{daily_capacity: 5000, min_gap: 1 day}}
+cadences:
+  - id: outreach
+    name: Outreach
+    enroll_when: {{all: [{{property: email, exists: true}}]}}
+    steps:
+      - {{id: intro-call, channel: call, priority: high, subject: "Call {{{{contact.first_name}}}}", skip_if: [no_phone]}}
+      - {{id: follow-up-email, channel: email, wait: 2 business days, subject: "{{{{contact.first_name}}}}, following up"}}
+"""
+
+OUTCOMES_CONFIG = f"""
+account: test-org
+{CRM}
+calendar: {{timezone: America/New_York, country: US, working_hours: "09:00-17:00"}}
+guards: {{daily_capacity: 100, min_gap: 1 day, touch_budget: {{touches: 6, per: 14 days}}}}
+outcomes:
+  lead_status: {{BAD_TIMING: not_now, UNQUALIFIED: do_not_contact, CONNECTED: connected}}
+cadences:
+  - id: outreach
+    name: Outreach
+    enroll_when: {{all: [{{property: lifecycle_stage, equals: lead}}]}}
+    on: {{replied: finish, connected: finish, meeting_booked: finish, not_now: snooze}}
+    not_now: {{snooze: 30 days, reengage_into: nurture}}
+    steps:
+      - {{id: intro-call, channel: call, priority: high, subject: "Call {{{{contact.first_name}}}}", skip_if: [no_phone]}}
+      - {{id: intro-email, channel: email, wait: 2 business days, subject: "{{{{contact.first_name}}}}, a role for you"}}
+      - {{id: follow-up-call, channel: call, wait: 1 week, subject: "Follow up with {{{{contact.first_name}}}}"}}
+  - id: nurture
+    name: Not now, later
+    steps:
+      - {{id: checkin-email, channel: email, priority: low, subject: "It's been a while, {{{{contact.first_name}}}}"}}
+"""
+
+
+def scenario(emu: SalesforceEmulator, directory: Path, contacts: int, seed: int, users: int = 3) -> Org:
+    """The bulk config on `contacts` seeded contacts: the same data and task keys on any fresh emulator."""
+    org = Org(emu, directory, BULK_CONFIG, users=users, seed=seed)
+    emu.seed_contacts(contacts, seed=seed)
+    return org
+
+
+def task_summary(org: Org) -> dict[str, tuple[str, str, str, str]]:
+    """Task key -> (contact, Type, reminder, subject): comparable across emulators."""
+    return {key: (t["WhoId"], t["Type"], t["ReminderDateTime"], t["Subject"]) for key, t in org.tasks().items()}
+
+
+_REFERENCE: dict[tuple[int, int], dict[str, tuple[str, str, str, str]]] = {}
+
+
+def reference_tasks(directory: Path, contacts: int, seed: int) -> dict[str, tuple[str, str, str, str]]:
+    """The tasks a fault-free first sync of `scenario(contacts, seed)` at START leaves, on a second emulator."""
+    if (contacts, seed) not in _REFERENCE:
+        with SalesforceEmulator() as emu:
+            org = scenario(emu, directory, contacts, seed)
+            report = org.sync(START)
+            assert report.status == "ok" and report.errors == [], report.errors[:3]
+            _REFERENCE[(contacts, seed)] = task_summary(org)
+    return _REFERENCE[(contacts, seed)]
