@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.hubspot import env_for, live_task_keys, make_crm
-from test_hubspot_sync import create_property
+from support.hubspot import create_property, env_for, live_task_keys, make_crm
 
 from connector.crm.hubspot.emulator import HubSpotEmulator
 
@@ -125,9 +124,8 @@ def test_sigterm_stops_within_five_seconds_and_the_rerun_converges(portal: tuple
 
 @pytest.mark.parametrize("fault", ["503 storm on upserts", "slow upsert in flight"])
 def test_sigterm_stops_a_salesforce_run_within_five_seconds_and_the_rerun_converges(tmp_path: Path, fault: str) -> None:
-    from support.salesforce import START, assert_converged
+    from support.salesforce import START, assert_converged, scenario
     from support.salesforce import env_for as salesforce_env
-    from test_salesforce_sync import scenario
 
     from connector.crm.salesforce.emulator import SalesforceEmulator
 
