@@ -59,6 +59,7 @@ PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
 KILL_POINTS = ("after_intents", "between_batches", "after_crm_write", "before_cursor")
 
 # notes counted in the report: pacing and the horizon at a glance
+_STARTS = ("enroll", "reengage")  # the notes of a contact whose enrollment starts
 _NOTE_COUNTS = {"queue": "queued", "plan": "planned_in_state", "unreachable": "unreachable", "unassignable": "unassignable"}
 
 Planner = Callable[[Config, Snapshot, datetime], Iterable[ContactPlan]]
@@ -210,21 +211,32 @@ class SyncRun:
         owners = {o.id: o for o in self.owners()}
         paced = self.config.pacing.enroll_at_capacity
         # pass 1: everyone who needs a plan; new enrollments join the queue (when paced)
+        queued: set[str] = set()  # contacts pass 1 queued (and said so)
         self._plan_pass(Snapshot(self.report.account, self.states(), owners, self.owner_load(owners),
-                                 admit=False if paced else None))
+                                 admit=False if paced else None), queued=queued if paced else None)
         if paced:
             # pass 2: the head of the queue, in queue order, starts as far as capacity allows
             head = self.store.queued_contacts(queue_reach(self.config, self.now))
             if head:
                 self.report.counts["queue_considered"] += len(head)
-                self._plan_pass(Snapshot(self.report.account, self.states(only=head), owners, self.owner_load(owners)))
+                self._plan_pass(Snapshot(self.report.account, self.states(only=head), owners, self.owner_load(owners)),
+                                superseded=queued)
 
-    def _plan_pass(self, snapshot: Snapshot) -> None:
+    def _plan_pass(self, snapshot: Snapshot, *, queued: set[str] | None = None,
+                   superseded: set[str] | None = None) -> None:
+        """One planning pass. `queued` collects the contacts this pass queued; a contact in
+        `superseded` that this pass starts is reported as started only (its queue note from
+        the first pass is taken back before the start is added)."""
         plans = iter(self.planner(self.config, snapshot, self.now))
         planned, first = 0, True
         while True:
             with self.store.transaction():
                 chunk = list(islice(plans, PLAN_CHUNK))
+                if superseded:
+                    self.report.withdraw_notes("queue", {cp.contact_id for cp in chunk if cp.contact_id in superseded
+                                                         and any(n.kind in _STARTS for n in cp.notes)}, "queued")
+                if queued is not None:
+                    queued.update(cp.contact_id for cp in chunk if any(n.kind == "queue" for n in cp.notes))
                 for cp in chunk:
                     self.record(cp)
             planned += len(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -87,6 +88,18 @@ class SyncReport:
         items = getattr(self, name)
         if len(items) < REPORT_ITEMS:
             items.append(item)
+
+    def withdraw_notes(self, kind: str, contact_ids: Collection[str], counted: str = "") -> None:
+        """Take back the note of `kind` each of `contact_ids` got earlier in this run, which a
+        later pass superseded (a contact the first planning pass queued and the second one
+        started is shown as started only): out of the details, the `notes` count and the
+        note's own count (`counted`). Each contact named had exactly one such note."""
+        if not contact_ids:
+            return
+        self.notes = [i for i in self.notes if not (i.kind == kind and i.contact_id in contact_ids)]
+        self.counts["notes"] -= len(contact_ids)
+        if counted:
+            self.counts[counted] -= len(contact_ids)
 
     def error(self, message: str) -> None:
         self.add("errors", redact(message))

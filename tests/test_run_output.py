@@ -8,6 +8,7 @@ grouped with a count, and last lines saying where the tasks went and what to do 
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -79,9 +80,9 @@ def test_sync_summary_is_a_table_with_names_and_local_times(examples: Path) -> N
 def test_repeated_reasons_are_grouped_with_a_count(examples: Path) -> None:
     """Fifteen contacts enrolled for the same reason make one line with 15x and a few names, not fifteen lines."""
     out = cadence("sync", "examples/recruiting.yaml", "--now", NOW, cwd=examples.parent)
-    enrolled = [line for line in out.stdout.splitlines()
-                if "enrolled in passive-outreach: matches the enrollment rule of 'Passive" in line]
+    enrolled = [line for line in out.stdout.splitlines() if "matches the enrollment rule of 'Passive" in line]
     assert len(enrolled) == 1 and enrolled[0].lstrip().startswith("15x") and "and 12 more" in enrolled[0]
+    assert "enrolled in passive-outreach" in enrolled[0]
     skipped = [line for line in out.stdout.splitlines() if "passive-outreach/intro-call: no phone number" in line]
     assert len(skipped) == 1 and skipped[0].lstrip().startswith("2x")
 
@@ -106,3 +107,17 @@ def test_log_lines_only_off_a_terminal_or_when_asked(examples: Path) -> None:
     asked = cadence("sync", "examples/recruiting.yaml", "--now", "2026-03-04T12:00:00Z", "--log-format", "json",
                     cwd=examples.parent)
     assert asked.stderr.startswith('{"ts": ') and '"msg": "run started"' in asked.stderr
+
+
+def test_no_contact_is_shown_both_queued_and_enrolled(examples: Path) -> None:
+    """A first paced sync queues new contacts in its first planning pass and starts the queue's head in
+    the second: a contact the second pass started is reported as enrolled only, never also as queued."""
+    out = cadence("sync", "examples/recruiting.yaml", "--now", NOW, "--json", cwd=examples.parent)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    notes = report["notes"]
+    enrolled = {n["contact_id"] for n in notes if n["kind"] in ("enroll", "reengage")}
+    queued = {n["contact_id"] for n in notes if n["kind"] == "queue"}
+    assert len(enrolled) == 21 and not enrolled & queued
+    assert report["counts"].get("queued", 0) == len(queued)
+    assert report["counts"]["notes"] == len(notes)

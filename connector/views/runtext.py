@@ -193,8 +193,8 @@ def render(report: Any, reader: Reader, width: int) -> str:
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()).strip("\n") + "\n"
 
 
-_KIND = {"enroll": "enrolled in", "finish": "finished", "exit": "exited", "snooze": "snoozed", "reengage": "re-engaged into",
-         "hold": "on hold", "ignore": "ignored"}
+_KIND = {"enroll": "enrolled in", "queue": "queued for", "finish": "finished", "exit": "exited", "snooze": "snoozed",
+         "reengage": "re-engaged into", "hold": "on hold", "ignore": "ignored"}
 
 
 def next_steps(report: Any, reader: Reader) -> list[str]:
