@@ -20,17 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hubspot import HubSpot
-from hubspot.crm.contacts import PublicObjectSearchRequest
-from hubspot.crm.objects.tasks import (
-    AssociationSpec,
-    BatchInputSimplePublicObjectBatchInput,
-    BatchInputSimplePublicObjectBatchInputForCreate,
-    PublicAssociationsForObject,
-    PublicObjectId,
-    SimplePublicObjectBatchInput,
-    SimplePublicObjectBatchInputForCreate,
-)
-from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TaskSearchRequest
 from urllib3.util.retry import Retry
 
 from connector.crm.base import Capabilities, ContactBatch, ReadContext, SetupReport, WriteResult
@@ -43,6 +32,7 @@ from .portal import PortalAccount
 from .rebuild import HubSpotTaskListing
 from .settings import TIERS, HubSpotSettings, Secret, account_of, load_settings
 from .setup import set_up_portal
+from .wire import Wire, after_of
 
 log = logging.getLogger("cadence.hubspot")
 
@@ -76,16 +66,11 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         client = HubSpot(access_token=token.reveal(), host=base_url, base_url=base_url,
                          retry=Retry(total=0, read=False, connect=False, status=False, redirect=False))
         # every accessor builds a new ApiClient and pool: build each once
-        self._contacts = client.crm.contacts.basic_api
-        self._contact_search = client.crm.contacts.search_api
-        self._contact_batch = client.crm.contacts.batch_api
-        self._tasks = client.crm.objects.tasks.basic_api
-        self._task_batch = client.crm.objects.tasks.batch_api
-        self._task_search = client.crm.objects.tasks.search_api
         self._owners = client.crm.owners.owners_api
         self._properties = client.crm.properties.core_api
         self._groups = client.crm.properties.groups_api
-        self._assoc = client.crm.associations.v4.batch_api
+        # the hot calls: plain JSON through the library's transport, no model layer (wire.py)
+        self._wire = Wire(client.crm.objects.tasks.batch_api.api_client)
         self._props = contact_properties(settings.properties, settings.extra_properties)
         self._owners_cache: list[Owner] | None = None
         self.capabilities = replace(type(self).capabilities, sweep_every=timedelta(hours=settings.sweep_hours))
@@ -137,7 +122,7 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
     def _batch(self, objects: Sequence[Any]) -> ContactBatch:
         contacts, bad = [], []
         for obj in objects:
-            contact, problems = checked_contact(obj.id, obj.properties or {}, self.settings.properties)
+            contact, problems = checked_contact(obj["id"], obj.get("properties") or {}, self.settings.properties)
             contacts.append(contact)
             bad.extend(problems)
         return ContactBatch(contacts, bad)
@@ -146,9 +131,11 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         after: str | None = None
         seen: set[str] = set()
         while True:
-            page = self.call(self._contacts.get_page, limit=PAGE, after=after, properties=props, archived=False)
-            yield self._batch(page.results)
-            after = page.paging.next.after if page.paging and page.paging.next else None
+            query = [("limit", PAGE), *([("after", after)] if after else []), *(("properties", p) for p in props),
+                     ("archived", False)]
+            page = self.call(self._wire, "GET", "/crm/v3/objects/contacts", query=query)
+            yield self._batch(page.get("results") or [])
+            after = after_of(page)
             if not after:
                 return
             if after in seen:
@@ -156,7 +143,7 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             seen.add(after)
 
     def _filtered_contacts(self, props: list[str], groups: list[list[dict[str, Any]]]) -> Iterator[ContactBatch]:
-        pages = self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate",
+        pages = self._keyset_search("contacts", "lastmodifieddate",
                                     datetime(1970, 1, 2).astimezone(), props, alternatives=groups)
         try:
             first = next(pages, None)
@@ -173,12 +160,12 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             yield self._batch(results)
 
     def _search_contacts(self, props: list[str], since: datetime) -> Iterator[ContactBatch]:
-        for results in self._keyset_search(self._contact_search, PublicObjectSearchRequest, "lastmodifieddate", since, props):
+        for results in self._keyset_search("contacts", "lastmodifieddate", since, props):
             yield self._batch(results)
 
-    def _keyset_search(self, api: Any, request_type: Any, modified: str, since: datetime, props: list[str],
+    def _keyset_search(self, object_type: str, modified: str, since: datetime, props: list[str],
                        extra_filters: Sequence[dict[str, Any]] = (),
-                       alternatives: Sequence[Sequence[dict[str, Any]]] = ((),)) -> Iterator[list[Any]]:
+                       alternatives: Sequence[Sequence[dict[str, Any]]] = ((),)) -> Iterator[list[dict[str, Any]]]:
         """Search pages ordered by id, restarting from the last id seen instead of paging deep.
 
         Every filter group holds the common filters plus one of `alternatives` (groups are ORed)."""
@@ -186,17 +173,18 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         while True:
             filters = [{"propertyName": modified, "operator": "GTE", "value": str(int(since.timestamp() * 1000))},
                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}, *extra_filters]
-            request = request_type(
-                filter_groups=[{"filters": filters + list(alt)} for alt in alternatives],
-                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                properties=props, limit=SEARCH_PAGE,
-            )
-            page = self.call(api.do_search, public_object_search_request=request, search=True)
-            if page.results:
-                yield page.results
-            if not (page.paging and page.paging.next) or len(page.results) < SEARCH_PAGE:
+            request = {
+                "filterGroups": [{"filters": filters + list(alt)} for alt in alternatives],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props, "limit": SEARCH_PAGE,
+            }
+            page = self.call(self._wire, "POST", f"/crm/v3/objects/{object_type}/search", request, search=True)
+            results = page.get("results") or []
+            if results:
+                yield results
+            if not after_of(page) or len(results) < SEARCH_PAGE:
                 return
-            next_id = int(page.results[-1].id)
+            next_id = int(results[-1]["id"])
             if next_id <= last_id:
                 raise RuntimeError("HubSpot search paging loop detected")
             last_id = next_id
@@ -208,20 +196,16 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         Batch-reads 100 ids a request (`archived=False`). HubSpot answers a merged id with
         the primary record; the primary's `hs_merged_object_ids` says which ids it absorbed.
         """
-        from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
-
         wanted = list(dict.fromkeys(str(i) for i in ids if str(i)))
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start:start + BATCH]
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=i) for i in chunk], properties=["hs_merged_object_ids"])
-            page = self.call(self._contact_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
+            page = self._batch_read("contacts", chunk, ["hs_merged_object_ids"])
             returned: set[str] = set()
             merged_into: dict[str, str] = {}
-            for obj in page.results or []:
-                primary = str(obj.id)
+            for obj in page.get("results") or []:
+                primary = str(obj["id"])
                 returned.add(primary)
-                absorbed = ((obj.properties or {}).get("hs_merged_object_ids") or "").split(";")
+                absorbed = ((obj.get("properties") or {}).get("hs_merged_object_ids") or "").split(";")
                 for old in (a.strip() for a in absorbed):
                     if old and old != primary:
                         merged_into[old] = primary
@@ -232,6 +216,12 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
                     yield Contact(id=cid, merged_into=merged_into[cid])
                 else:
                     yield Contact(id=cid, deleted=True)
+
+    def _batch_read(self, object_type: str, ids: Sequence[str], props: list[str]) -> dict[str, Any]:
+        """POST .../batch/read?archived=False for up to 100 ids: a 207 lists the ids not found."""
+        body = {"inputs": [{"id": i} for i in ids], "properties": props}
+        return self.call(self._wire, "POST", f"/crm/v3/objects/{object_type}/batch/read", body,
+                         query=[("archived", False)])
 
     # -------------------------------------------------------------------- tasks
     def read_task_changes(self, since: datetime | None, keys: Mapping[str, str]) -> Iterator[TaskState]:
@@ -247,10 +237,9 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             floor_ms = str(int(floor.timestamp() * 1000))
             alternatives = ([{"propertyName": "hs_task_status", "operator": "EQ", "value": "COMPLETED"}],
                             [{"propertyName": "hs_createdate", "operator": "LT", "value": floor_ms}])
-        for results in self._keyset_search(self._task_search, TaskSearchRequest, "hs_lastmodifieddate", floor, props,
-                                           mine, alternatives):
+        for results in self._keyset_search("tasks", "hs_lastmodifieddate", floor, props, mine, alternatives):
             for obj in results:
-                state = to_task_state(obj.id, obj.properties or {}, key_prop, "")
+                state = to_task_state(obj["id"], obj.get("properties") or {}, key_prop, "")
                 if state is not None:
                     yield state
 
@@ -258,18 +247,14 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         """Batch-read known tasks by id (100 a request): deleted ones come back DELETED."""
         key_prop = self.settings.key_property
         items = list(ids.items())
-        from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
-
         for start in range(0, len(items), BATCH):
             chunk = dict(items[start:start + BATCH])
             by_id = {crm_id: key for key, crm_id in chunk.items()}
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=i) for i in by_id], properties=TASK_PROPERTIES + [key_prop])
-            page = self.call(self._task_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
+            page = self._batch_read("tasks", list(by_id), TASK_PROPERTIES + [key_prop])
             found = set()
-            for obj in page.results or []:
-                found.add(str(obj.id))
-                state = to_task_state(obj.id, obj.properties or {}, key_prop, "")
+            for obj in page.get("results") or []:
+                found.add(str(obj["id"]))
+                state = to_task_state(obj["id"], obj.get("properties") or {}, key_prop, "")
                 if state is not None:
                     yield state
             for crm_id in set(by_id) - found:
@@ -284,20 +269,13 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             return []
         known_owners = {o.id for o in self.list_owners()}
         enrollment = self.enrollment_property()
-        inputs = [
-            SimplePublicObjectBatchInputForCreate(
-                properties=task_properties(t, self.settings.key_property, known_owners, enrollment),
-                associations=[PublicAssociationsForObject(
-                    to=PublicObjectId(id=t.contact_id),
-                    types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=TASK_TO_CONTACT)],
-                )],
-                object_write_trace_id=t.key,
-            )
-            for t in tasks
-        ]
-        body = BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
+        types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_CONTACT}]
+        inputs = [{"associations": [{"to": {"id": t.contact_id}, "types": types}],
+                   "objectWriteTraceId": t.key,
+                   "properties": task_properties(t, self.settings.key_property, known_owners, enrollment)}
+                  for t in tasks]
         try:
-            response = self.call(self._task_batch.create, batch_input_simple_public_object_batch_input_for_create=body,
+            response = self.call(self._wire, "POST", "/crm/v3/objects/tasks/batch/create", {"inputs": inputs},
                                  idempotent=False)
         except WriteOutcomeUnknown as err:
             return [WriteResult(t.key, ok=False, error=str(err), unknown=True) for t in tasks]
@@ -311,19 +289,19 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             return [WriteResult(t.key, ok=False, error=message, retryable=False) for t in tasks]
         return self._results(tasks, response)
 
-    def _results(self, tasks: Sequence[CreateTask], response: Any) -> list[WriteResult]:
+    def _results(self, tasks: Sequence[CreateTask], response: dict[str, Any]) -> list[WriteResult]:
         key_prop = self.settings.key_property
         created = {}
-        for obj in response.results or []:
-            key = (obj.properties or {}).get(key_prop) or getattr(obj, "object_write_trace_id", None)
+        for obj in response.get("results") or []:
+            key = (obj.get("properties") or {}).get(key_prop) or obj.get("objectWriteTraceId")
             if key:
-                created[key] = str(obj.id)
+                created[key] = str(obj["id"])
         failed: dict[str, str] = {}
         exists: dict[str, str] = {}  # key -> id of the task already holding it ("" when HubSpot did not say)
-        for error in getattr(response, "errors", None) or []:
-            context = getattr(error, "context", None) or {}
-            message = getattr(error, "message", "") or "rejected by HubSpot"
-            conflict = str(getattr(error, "category", "") or "").upper() == "CONFLICT"
+        for error in response.get("errors") or []:
+            context = error.get("context") or {}
+            message = error.get("message") or "rejected by HubSpot"
+            conflict = str(error.get("category") or "").upper() == "CONFLICT"
             for key in context.get("objectWriteTraceId", []) or []:
                 if conflict:  # the key property is unique: a task with this key is already there
                     found = _EXISTING_ID.search(message)
@@ -350,10 +328,9 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         with_ids = [t for t in tasks if t.crm_id]
         for start in range(0, len(with_ids), BATCH):
             chunk = with_ids[start:start + BATCH]
-            body = BatchInputSimplePublicObjectBatchInput(inputs=[
-                SimplePublicObjectBatchInput(id=t.crm_id, properties={"hs_task_status": "COMPLETED"}) for t in chunk])
+            body = {"inputs": [{"id": t.crm_id, "properties": {"hs_task_status": "COMPLETED"}} for t in chunk]}
             try:
-                self.call(self._task_batch.update, batch_input_simple_public_object_batch_input=body)
+                self.call(self._wire, "POST", "/crm/v3/objects/tasks/batch/update", body)
             except Exception as err:
                 if getattr(err, "status", None) is None:
                     raise
@@ -368,34 +345,27 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         """Task key -> HubSpot id for keys whose task exists, read through each contact's
         associations (no search index involved, so no search lag): the sync uses this to
         settle writes whose outcome is unknown before anything is sent again."""
-        from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
-        from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
-
         wanted = set(contact_of)
-        pending = [(cid, None) for cid in sorted(set(contact_of.values()))]
+        pending: list[tuple[str, str | None]] = [(cid, None) for cid in sorted(set(contact_of.values()))]
         task_ids: set[str] = set()
         while pending:
             chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[PublicFetchAssociationsBatchRequest(id=cid, after=after) for cid, after in chunk])
-            page = self.call(self._assoc.get_page, from_object_type="contacts", to_object_type="tasks",
-                             batch_input_public_fetch_associations_batch_request=body)
-            for result in page.results or []:
-                task_ids.update(str(to.to_object_id) for to in result.to or [])
-                nxt = result.paging.next.after if result.paging and result.paging.next else None
+            body = {"inputs": [{"id": cid, **({"after": after} if after else {})} for cid, after in chunk]}
+            page = self.call(self._wire, "POST", "/crm/v4/associations/contacts/tasks/batch/read", body)
+            for result in page.get("results") or []:
+                task_ids.update(str(to["toObjectId"]) for to in result.get("to") or [])
+                nxt = after_of(result)
                 if nxt:
-                    pending.append((str(result._from.id), nxt))
+                    pending.append((str(result["from"]["id"]), nxt))
         found: dict[str, str] = {}
         key_prop = self.settings.key_property
         ids = sorted(task_ids)
         for start in range(0, len(ids), BATCH):
-            body = BatchReadInputSimplePublicObjectId(
-                inputs=[SimplePublicObjectId(id=i) for i in ids[start:start + BATCH]], properties=[key_prop])
-            page = self.call(self._task_batch.read, batch_read_input_simple_public_object_id=body, archived=False)
-            for obj in page.results or []:
-                key = (obj.properties or {}).get(key_prop)
+            page = self._batch_read("tasks", ids[start:start + BATCH], [key_prop])
+            for obj in page.get("results") or []:
+                key = (obj.get("properties") or {}).get(key_prop)
                 if key in wanted:
-                    found[key] = str(obj.id)
+                    found[key] = str(obj["id"])
         return found
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
@@ -404,15 +374,13 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         found: dict[str, str] = {}
         for start in range(0, len(keys), 100):
             chunk = list(keys[start:start + 100])
-            request = TaskSearchRequest(
-                filter_groups=[{"filters": [{"propertyName": key_prop, "operator": "IN", "values": chunk}]}],
-                properties=[key_prop], limit=SEARCH_PAGE,
-            )
-            page = self.call(self._task_search.do_search, public_object_search_request=request, search=True)
-            for obj in page.results or []:
-                key = (obj.properties or {}).get(key_prop)
+            request = {"filterGroups": [{"filters": [{"propertyName": key_prop, "operator": "IN", "values": chunk}]}],
+                       "properties": [key_prop], "limit": SEARCH_PAGE}
+            page = self.call(self._wire, "POST", "/crm/v3/objects/tasks/search", request, search=True)
+            for obj in page.get("results") or []:
+                key = (obj.get("properties") or {}).get(key_prop)
                 if key:
-                    found[key] = str(obj.id)
+                    found[key] = str(obj["id"])
         return found
 
     # ------------------------------------------------------------------- owners

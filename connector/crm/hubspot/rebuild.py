@@ -25,6 +25,7 @@ from connector.crm.base import StoredTask
 
 from .mapping import TASK_PROPERTIES, to_task_state
 from .setup import GROUP, _ensure_property
+from .wire import after_of
 
 log = logging.getLogger("cadence.hubspot")
 PAGE = 100
@@ -65,26 +66,25 @@ class HubSpotTaskListing:
     def all_tasks(self: Any) -> Iterator[StoredTask]:
         key_prop, meta_prop = self.settings.key_property, self.settings.enrollment_property
         # one search first: a portal with no task of ours (a first sync) is not listed whole
-        from hubspot.crm.objects.tasks import PublicObjectSearchRequest
-
-        probe = PublicObjectSearchRequest(filter_groups=[{"filters": [{"propertyName": key_prop,
-                                                                        "operator": "HAS_PROPERTY"}]}],
-                                          properties=[key_prop], limit=1)
-        found = self.call(self._task_search.do_search, public_object_search_request=probe, search=True)
-        if not (found.results or getattr(found, "total", 0)):
+        probe = {"filterGroups": [{"filters": [{"propertyName": key_prop, "operator": "HAS_PROPERTY"}]}],
+                 "properties": [key_prop], "limit": 1}
+        found = self.call(self._wire, "POST", "/crm/v3/objects/tasks/search", probe, search=True)
+        if not (found.get("results") or found.get("total")):
             return
         props = TASK_PROPERTIES + [key_prop] + ([meta_prop] if meta_prop else [])
         for archived in (False, True):
             after: str | None = None
             seen: set[str] = set()
             while True:
-                page = self.call(self._tasks.get_page, limit=PAGE, after=after, properties=props, archived=archived)
-                for obj in page.results or []:
-                    values = obj.properties or {}
-                    state = to_task_state(obj.id, values, key_prop, "", archived=archived)
+                query = [("limit", PAGE), *([("after", after)] if after else []), *(("properties", p) for p in props),
+                         ("archived", archived)]
+                page = self.call(self._wire, "GET", "/crm/v3/objects/tasks", query=query)
+                for obj in page.get("results") or []:
+                    values = obj.get("properties") or {}
+                    state = to_task_state(obj["id"], values, key_prop, "", archived=archived)
                     if state is not None:
                         yield StoredTask(state, (values.get(meta_prop) or "") if meta_prop else "")
-                after = page.paging.next.after if page.paging and page.paging.next else None
+                after = after_of(page)
                 if not after:
                     break
                 if after in seen:
