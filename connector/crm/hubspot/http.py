@@ -21,7 +21,6 @@ import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -53,42 +52,62 @@ class Transient(CRMError):
     """A failure worth retrying (5xx, reset, timeout)."""
 
 
+WINDOW = 10.0  # HubSpot's rolling window, seconds
+JITTER = 1.0  # seconds of network jitter the burst leaves room for
+
+
 class Throttle:
-    """Keeps our own traffic under a rolling 10-second budget and a per-second search budget."""
+    """One token bucket for both of HubSpot's limits, at their true rates times `share`.
+
+    Every request takes a token refilled at `share * per_ten_seconds / 10` a second (9.0 on
+    the free tier); a search also takes one refilled at `share * search_per_second` (4.5),
+    so reads and writes interleave under one budget and the margin is a rate, never a
+    truncated count. Each bucket holds what HubSpot's window allows on top of its rate
+    (less one second of network jitter): `per_ten_seconds - rate * 11` requests (at least
+    one), so no 10-second window holds more than `per_ten_seconds` requests and no second
+    more than `search_per_second` searches. Kept as theoretical arrival times (GCRA)."""
 
     def __init__(self, per_ten_seconds: int, search_per_second: int, share: float = 0.9,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.limit = max(1, int(per_ten_seconds * share))
-        self.search_limit = max(1, int(search_per_second * share)) if search_per_second else 0
         self.clock, self.sleep = clock, sleep
         self.stop: threading.Event | None = None  # set by the run: a wait ends when it is (connector/crm/stop.py)
-        self._calls: deque[float] = deque()
-        self._searches: deque[float] = deque()
+        self.set_rates(per_ten_seconds * share / WINDOW, search_per_second * share,
+                       burst=max(1.0, per_ten_seconds - per_ten_seconds * share / WINDOW * (WINDOW + JITTER)),
+                       search_burst=max(1.0, search_per_second - search_per_second * share * (1.0 + JITTER)))
         self._lock = threading.Lock()
         self.waited = 0.0
         self.waits = 0  # times a call waited for the budget (for the metrics)
+
+    def set_rates(self, rate: float, search_rate: float, *, burst: float = 1.0, search_burst: float = 1.0) -> None:
+        """Requests and searches per second (0: unlimited) and how many may go at once."""
+        self.rate, self.search_rate = rate, search_rate
+        self.burst, self.search_burst = burst, search_burst
+        self._next = self._next_search = float("-inf")  # when the next request / search conforms
+
+    def off(self) -> None:
+        """No client-side limit (benchmarks measuring the code's own cost)."""
+        self.set_rates(0.0, 0.0)
 
     def acquire(self, search: bool = False) -> None:
         with self._lock:
             while True:
                 now = self.clock()
-                wait = max(self._wait(self._calls, self.limit, 10.0, now),
-                           self._wait(self._searches, self.search_limit, 1.0, now) if search and self.search_limit else 0.0)
+                wait = max(self._due(self._next, self.rate, self.burst, now),
+                           self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
                 if wait <= 0:
                     break
                 self.waited += wait
                 self.waits += 1
                 pause(wait, self.sleep, self.stop)
-            now = self.clock()
-            self._calls.append(now)
-            if search:
-                self._searches.append(now)
+            if self.rate:
+                self._next = max(self._next, now) + 1 / self.rate
+            if search and self.search_rate:
+                self._next_search = max(self._next_search, now) + 1 / self.search_rate
 
     @staticmethod
-    def _wait(window: deque[float], limit: int, span: float, now: float) -> float:
-        while window and window[0] <= now - span:
-            window.popleft()
-        return 0.0 if len(window) < limit else window[0] + span - now + 0.001
+    def _due(next_at: float, rate: float, burst: float, now: float) -> float:
+        """Seconds until a request conforms: its turn less the burst's tolerance."""
+        return 0.0 if not rate else next_at - (burst - 1) / rate - now
 
 
 def _status(exc: BaseException) -> int | None:
