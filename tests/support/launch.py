@@ -19,11 +19,6 @@ from pathlib import Path
 
 LAUNCH = Path(__file__).resolve()
 
-if __name__ == "__main__":
-    # run as a script, this folder is first on the path, where its hubspot.py would shadow the HubSpot
-    # client package: put tests/ there instead (so `support.*` still imports)
-    sys.path[0] = str(LAUNCH.parents[1])
-
 
 def command(*, kill_at: str = "", pause_at: str = "") -> list[str]:
     """The argv prefix that runs `cadence`: the launcher when a hook is asked for, else the plain CLI."""
