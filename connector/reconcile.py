@@ -57,12 +57,13 @@ def reconcile_unknown(crm: CRM, store: Store, report: SyncReport, now: datetime)
         log.info("reconciled unknown writes", extra=fields(found=len(found), missing=len(missing), waiting=waiting))
 
 
-def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: MassExitLimit) -> bool:
-    """Look for deleted or merged contacts and deleted tasks, when the sweep is due and the CRM
-    can tell; True when it ran (the run then moves the sweep cursor)."""
+def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: MassExitLimit,
+          last: datetime | None) -> bool:
+    """Look for deleted or merged contacts and deleted tasks, when the sweep is due (`last`: the
+    last sweep, None when never or not trusted) and the CRM can tell; True when it ran (the run
+    then moves the sweep cursor)."""
     verify = crm if isinstance(crm, VerifiesContacts) else None
     check = crm if isinstance(crm, ChecksTasks) else None
-    last = store.cursor("sweep")
     every = crm.capabilities.sweep_every if crm.capabilities.sweep_every is not None else SWEEP_EVERY
     if (verify is None and check is None) or (last is not None and now - last < every):
         return False

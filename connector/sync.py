@@ -38,6 +38,7 @@ from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapsho
 
 from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .crm.stop import StopRequested, StopsOnRequest
+from .cursors import Watermark, read_from, trusted
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
 from .rebuild import rebuild_lost_state
@@ -50,7 +51,6 @@ from .sync_report import NoteItem, SyncReport, fill_names
 
 log = logging.getLogger(__name__)
 
-OVERLAP = timedelta(minutes=5)
 PLAN_PAGE = 500
 OWNERS_MAX_AGE = timedelta(hours=1)  # owners change rarely: re-read them at most hourly
 PLAN_CHUNK = 2000  # contacts planned and recorded before their writes are sent
@@ -120,7 +120,7 @@ class SyncRun:
 
     def __init__(self, config: Config, crm: CRM, store: Store, report: SyncReport, now: datetime,
                  planner: Planner, stop: threading.Event, plan_only: bool, progress: Callable[..., None] | None,
-                 mass_exit: MassExitLimit | None = None, hook: RunHook = _no_hook):
+                 mass_exit: MassExitLimit | None = None, hook: RunHook = _no_hook, wall: datetime | None = None):
         self.config, self.crm, self.store, self.report = config, crm, store, report
         self.hook = hook
         self.mass_exit = mass_exit or MassExitLimit()
@@ -130,6 +130,9 @@ class SyncRun:
         self.pusher = Pusher(crm, store, report, now, check_stop=self.check_stop, progress=self.progress, hook=hook)
         self.push_closes = self.pusher.push_closes
         self.push_creates = self.pusher.push_creates
+        self.wall = wall or datetime.now(timezone.utc)  # the real time of the run: no cursor passes it
+        self.reset: set[str] = set()  # cursors found in the future this run
+        self.read_marks = {"contacts": Watermark(), "tasks": Watermark()}
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -137,9 +140,8 @@ class SyncRun:
 
     # -- 3. read
     def read_contacts(self) -> None:
-        cursor = self.store.cursor("contacts")
         ctx = ReadContext(
-            since=cursor - OVERLAP if cursor else None,
+            since=read_from(self.cursor("contacts")),
             properties=needed_properties(self.config),
             started_at=self.now,
             dry_run=self.plan_only,
@@ -151,6 +153,7 @@ class SyncRun:
         for batch in self.crm.read_contacts(ctx):
             for bad in batch.bad:
                 self.report.add("bad_records", bad)
+            self.read_marks["contacts"].see(c.modified_at for c in batch.contacts)
             changed = set(self.store.upsert_contacts(batch.contacts, self.now))
             referrers = {c.referred_by for c in batch.contacts if c.id in changed and c.referred_by}
             if referrers:
@@ -162,9 +165,8 @@ class SyncRun:
             self.check_stop()
 
     def read_tasks(self) -> None:
-        cursor = self.store.cursor("tasks")
-        since = cursor - OVERLAP if cursor else None
-        states = self.crm.read_task_changes(since, self.store.open_task_ids())
+        states = list(self.crm.read_task_changes(read_from(self.cursor("tasks")), self.store.open_task_ids()))
+        self.read_marks["tasks"].see(s.modified_at for s in states)
         changed = self.store.apply_task_states(states, self.now)
         self.store.mark_needs_plan(changed)
         due = self.store.mark_due(self.now)
@@ -288,10 +290,22 @@ class SyncRun:
     def move_cursors(self) -> None:
         self.hook("before_cursor")
         with self.store.transaction():
-            for name in ("contacts", "tasks") + (("sweep",) if self.swept else ()):
-                previous = self.store.cursor(name)
-                value = max(previous, self.now) if previous else self.now
-                self.store.set_cursor(name, value, self.now)
+            for name, mark in self.read_marks.items():
+                self.store.set_cursor(name, mark.advance(self.cursor(name), self.now, self.wall), self.now)
+                if (age := mark.lag(self.now, self.wall)) is not None:
+                    log.debug("newest change read", extra=fields(cursor=name, age_seconds=round(age)))
+            if self.swept:
+                self.store.set_cursor("sweep", min(self.now, self.wall), self.now)
+
+    def cursor(self, name: str) -> datetime | None:
+        """A stored cursor, or None when it lies in the future of this run (counted once per cursor)."""
+        stored = self.store.cursor(name)
+        value = trusted(stored, self.now, self.wall)
+        if stored is not None and value is None and name not in self.reset:
+            self.reset.add(name)
+            self.report.counts["cursors_reset"] += 1
+            log.warning("cursor ahead of the present: read again from the start", extra=fields(cursor=name, at=stored))
+        return value
 
     def execute(self) -> None:
         reconcile_unknown(self.crm, self.store, self.report, self.now)  # 2.
@@ -301,7 +315,7 @@ class SyncRun:
         rebuild_lost_state(self.crm, self.store, self.config, self.report, self.now)  # a new state: from the CRM first
         self.read_tasks()
         self.check_stop()
-        self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit)  # 3b.
+        self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit, self.cursor("sweep"))  # 3b.
         self.check_stop()
         restore_missing_tasks(self.crm, self.store, self.report, plan_only=self.plan_only)
         self.check_stop()
@@ -344,6 +358,7 @@ def run_sync(
     allow_mass_exit: bool = False,
     state: StateLocation | None = None,
     hook: RunHook | None = None,
+    wall: datetime | None = None,
 ) -> SyncReport:
     """One sync run for a loaded config (`.config`, `.directory`); returns its report.
 
@@ -351,6 +366,9 @@ def run_sync(
     CRM settings are wrong. CRM failures during the run end it with status "failed"
     (state stays consistent: the next run finishes the job). `hook` is called with the
     name of each of KILL_POINTS the run passes (tests kill or pause the process there).
+
+    `now` is the time the plan is made for; `wall` the real time of the run (default: the
+    system clock), which no read cursor may pass (tests whose CRM runs on a frozen clock pass it).
     """
     clock = time.monotonic()
     now = now or datetime.now(timezone.utc)
@@ -380,7 +398,7 @@ def run_sync(
             report.run_id = store.start_run(now, plan_only=plan_only)
             log.info("run started", extra=fields(account=account, run=report.run_id, plan_only=plan_only, now=now.isoformat()))
             run = SyncRun(config, crm, store, report, now, planner or _default_planner(), stop, plan_only, progress,
-                       _mass_exit_limit(config, allow_mass_exit), hook or _no_hook)
+                       _mass_exit_limit(config, allow_mass_exit), hook or _no_hook, wall=wall)
             error = ""
             try:
                 run.execute()

@@ -125,6 +125,7 @@ class TaskState:
     outcome: Outcome | None = None  # an outcome the recruiter recorded on the task
     note: str = ""
     channel: str = ""  # the step's channel, when known (from the ledger)
+    modified_at: datetime | None = None  # the CRM's last-modified time (its clock): where the task cursor may move
 
 
 @dataclass(frozen=True, slots=True)

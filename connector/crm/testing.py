@@ -53,6 +53,7 @@ from connector.crm.base import (
     VerifiesContacts,
     WriteResult,
 )
+from connector.cursors import OVERLAP  # what the sync subtracts from a cursor
 from sequences.keys import task_key
 from sequences.records import Channel, CloseTask, CreateTask, Outcome, TaskStatus
 
@@ -70,7 +71,6 @@ SEED_OWNERS: list[dict[str, str]] = [
     {"id": "o1", "first_name": "Dana", "last_name": "Whitfield", "email": "dana@example.com", "timezone": "America/New_York"},
     {"id": "o2", "first_name": "Marcus", "last_name": "Lee", "email": "marcus@example.com", "timezone": "Europe/London"},
 ]
-OVERLAP = timedelta(minutes=5)  # what the sync subtracts from a cursor
 
 
 class RecruiterDriver(Protocol):

@@ -198,7 +198,7 @@ def to_task_state(object_id: str, props: Mapping[str, str | None], key_property:
     return TaskState(
         key=key, contact_id=contact_id, status=status, crm_id=str(object_id),
         owner_id=props.get("hubspot_owner_id") or "", due_at=parse_time(props.get("hs_timestamp")),
-        completed_at=completed,
+        completed_at=completed, modified_at=parse_time(props.get("hs_lastmodifieddate")),
     )
 
 
