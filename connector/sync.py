@@ -154,7 +154,7 @@ class SyncRun:
             for bad in batch.bad:
                 self.report.add("bad_records", bad)
             self.read_marks["contacts"].see(c.modified_at for c in batch.contacts)
-            changed = set(self.store.upsert_contacts(batch.contacts, self.now))
+            changed = set(self.store.upsert_contacts(self.known_if_merged(batch.contacts), self.now))
             referrers = {c.referred_by for c in batch.contacts if c.id in changed and c.referred_by}
             if referrers:
                 self.store.mark_needs_plan(referrers)
@@ -163,6 +163,15 @@ class SyncRun:
             self.report.counts["contacts_changed"] += len(changed)
             self.progress("reading contacts", read, None)
             self.check_stop()
+
+    def known_if_merged(self, contacts: Sequence[Contact]) -> Sequence[Contact]:
+        """Merged-away contacts only where the state knows them (and not yet as merged)."""
+        merged = [c.id for c in contacts if c.merged_into]
+        if not merged:
+            return contacts
+        known = self.store.contacts(merged)
+        keep = {cid for cid, c in known.items() if not c.merged_into}
+        return [c for c in contacts if not c.merged_into or c.id in keep]
 
     def read_tasks(self) -> None:
         states = list(self.crm.read_task_changes(read_from(self.cursor("tasks")), self.store.open_task_ids()))

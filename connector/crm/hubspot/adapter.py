@@ -120,11 +120,16 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
             yield from self._search_contacts(props, ctx.since)  # the sync has applied its overlap
 
     def _batch(self, objects: Sequence[Any]) -> ContactBatch:
+        """The page's contacts, and for each id a survivor absorbed (`hs_merged_object_ids`) a
+        `Contact(id, merged_into=survivor)`: a merge is seen by the read that sees the survivor
+        change, not only at the daily sweep (the sync ignores ids it never knew)."""
         contacts, bad = [], []
         for obj in objects:
             contact, problems = checked_contact(obj["id"], obj.get("properties") or {}, self.settings.properties)
             contacts.append(contact)
             bad.extend(problems)
+            absorbed = ((obj.properties or {}).get("hs_merged_object_ids") or "").split(";")
+            contacts.extend(Contact(id=old, merged_into=contact.id) for old in absorbed if old and old != contact.id)
         return ContactBatch(contacts, bad)
 
     def _list_contacts(self, props: list[str]) -> Iterator[ContactBatch]:
