@@ -23,7 +23,9 @@ EXIT_BAD_INPUT = 2
 # One table for every command (README "Exit codes"). A run's report status -> exit code:
 # a run stopped on request (SIGTERM, Ctrl-C) recorded what it sent and the next run resumes,
 # so it is not a failure; a run refused for bad input or held for a mass change is exit 2.
+# A run that could not write every task it planned ("incomplete") is exit 1 until they are written.
 STATUS_EXIT = {"ok": EXIT_OK, "stopped": EXIT_OK, "deferred": EXIT_RUN_FAILED, "failed": EXIT_RUN_FAILED,
+               "incomplete": EXIT_RUN_FAILED,
                "refused": EXIT_BAD_INPUT, "held": EXIT_BAD_INPUT}
 
 

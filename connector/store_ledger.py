@@ -16,8 +16,6 @@ from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
 from .store import CLOSED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
 from .store_sql import SQLSession, marks, select_in, update_in
 
-MAX_ATTEMPTS = 10  # retryable create failures before a task is parked as `failed`
-
 LEDGER_COLUMNS = (
     "key, contact_id, owner_id, status, crm_id, attempts, last_error, payload, due_at, sent_at, "
     "crm_status, completed_at, outcome, note, close_reason, created_at, updated_at"
@@ -99,11 +97,11 @@ class LedgerQueries:
                         "UPDATE tasks SET status='unknown', last_error=?, updated_at=? WHERE account=? AND key=?",
                         (res.error, ts(now), self.account, res.key),
                     )
-                else:  # a retryable failure is retried up to MAX_ATTEMPTS times, then parked as failed
+                else:  # retryable: pending again (sent after a back-off, however often it failed); else failed
                     self._q(
-                        "UPDATE tasks SET status=CASE WHEN ?=1 AND attempts+1<? THEN 'pending' ELSE 'failed' END, "
+                        "UPDATE tasks SET status=CASE WHEN ?=1 THEN 'pending' ELSE 'failed' END, "
                         "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
-                        (int(res.retryable), MAX_ATTEMPTS, res.error, ts(now), self.account, res.key),
+                        (int(res.retryable), res.error, ts(now), self.account, res.key),
                     )
 
     def record_closes(self: SQLSession, results: Sequence[Any], now: datetime) -> None:

@@ -332,6 +332,7 @@ class SyncRun:
         if self.plan_only:
             report_pending(self.store, self.report)
             return
+        self.pusher.report_unwritten()
         self.move_cursors()
 
 
@@ -411,6 +412,8 @@ def run_sync(
             error = ""
             try:
                 run.execute()
+                if report.counts["unwritten"]:
+                    report.status = "incomplete"  # planned writes the CRM has not taken yet: not ok
             except (SyncStopped, StopRequested):
                 report.status = "stopped"
                 log.warning("run stopped on request; the next run resumes", extra=fields(run=report.run_id))

@@ -9,12 +9,26 @@ before anything is re-sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .crm.base import CRM, WriteResult
-from .store import CREATED, FAILED, PENDING, Store
+from .store import CREATED, FAILED, PENDING, LedgerRow, Store
 from .sync_report import CloseItem, SyncReport, task_item
+
+FIRST_RETRY = timedelta(minutes=1)  # after a create failed retryably; doubled at each failure
+LAST_RETRY = timedelta(hours=1)  # the longest wait between two tries of a retryable failure
+REFUSED_RETRY = timedelta(hours=24)  # a create the CRM refused (a person must fix something) is tried again daily
+UNWRITTEN_SHOWN = 5  # unwritten tasks named in the report (all are counted)
+
+
+def retry_at(row: LedgerRow) -> datetime | None:
+    """When a create that failed may be sent again (None: it never failed)."""
+    if not row.attempts or row.updated_at is None:
+        return None
+    if row.status == FAILED:
+        return row.updated_at + REFUSED_RETRY
+    return row.updated_at + min(FIRST_RETRY * 2 ** min(row.attempts - 1, 12), LAST_RETRY)
 
 
 def call_batch(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequence[Any]) -> list[WriteResult]:
@@ -65,9 +79,10 @@ class Pusher:
         size = self.size
         after = ""
         sent = 0
-        while rows := self.store.ledger([PENDING], limit=size, after=after):
+        while rows := self.store.ledger([PENDING, FAILED], limit=size, after=after):
             after = rows[-1].key
-            rows = [r for r in rows if r.key not in self.sent]  # a retryable failure waits for the next run
+            # a failure waits for the next run (and for its back-off) before it is sent again
+            rows = [r for r in rows if r.key not in self.sent and ((due := retry_at(r)) is None or due <= self.now)]
             if not rows:
                 continue
             if not final and len(rows) < size:
@@ -94,6 +109,24 @@ class Pusher:
                 else:
                     self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
                                       + (" (will retry)" if res.retryable else ""))
+
+
+    def report_unwritten(self) -> None:
+        """Every run names the creates that could not be written (refused by the CRM, or waiting
+        for their next try; those this run sent were named as they failed): a run that leaves any
+        of them is not `ok`."""
+        rows = [r for r in self.store.ledger([FAILED]) if r.close_reason == ""]
+        rows += [r for r in self.store.ledger([PENDING]) if r.attempts]
+        if not rows:
+            return
+        self.report.counts["unwritten"] = len(rows)
+        refused = sum(1 for r in rows if r.status == FAILED)
+        self.report.error(f"{len(rows)} task(s) could not be written to the CRM yet ({refused} refused by it: "
+                          f"fix what it says and they are sent again within a day; the others are retried)")
+        for row in sorted((r for r in rows if r.key not in self.sent), key=lambda r: r.key)[:UNWRITTEN_SHOWN]:
+            when = retry_at(row)
+            self.report.error(f"not written: task {row.key} (contact {row.contact_id}), {row.attempts} attempt(s): "
+                              f"{row.last_error}" + (f"; next try after {when:%Y-%m-%d %H:%M} UTC" if when else ""))
 
 
 def report_pending(store: Store, report: SyncReport) -> None:

@@ -66,7 +66,7 @@ class SyncReport:
     account: str
     started_at: datetime
     plan_only: bool = False
-    status: str = "ok"  # ok / stopped / deferred / failed / refused (bad input) / held (mass change)
+    status: str = "ok"  # ok / incomplete (writes left to retry) / stopped / deferred / failed / refused (bad input) / held (mass change)
     run_id: int = 0
     created: list[TaskItem] = field(default_factory=list)
     closed: list[CloseItem] = field(default_factory=list)

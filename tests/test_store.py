@@ -324,17 +324,21 @@ def test_ledger_row_payload_round_trips(store: Store) -> None:
     assert isinstance(row, LedgerRow) and row.task == task and row.due_at == task.due_at
 
 
-def test_retryable_failures_are_parked_after_max_attempts(store: Store) -> None:
-    """A create that keeps failing retryably is retried up to MAX_ATTEMPTS times, then marked failed."""
-    from connector.store_ledger import MAX_ATTEMPTS
-
-    task = make_task("c1", run="r")
+def test_retryable_failures_stay_pending_and_refusals_are_failed(store: Store) -> None:
+    """A create that keeps failing retryably stays pending however often it fails (it is sent again after a
+    back-off, never parked for good); one the CRM refuses is `failed`, with its error kept for the report."""
+    task, refused = make_task("c1", run="r"), make_task("c2", run="r")
     store.add_intent(task, NOW)
-    for _ in range(MAX_ATTEMPTS):
+    store.add_intent(refused, NOW)
+    for _ in range(25):
         store.mark_sending([task.key], NOW)
         store.record_creates([WriteResult(task.key, False, error="503", retryable=True)], NOW)
     row = store.get(task.key)
-    assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 25, "503")
+    store.mark_sending([refused.key], NOW)
+    store.record_creates([WriteResult(refused.key, False, error="owner 7 does not exist")], NOW)
+    row = store.get(refused.key)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 1, "owner 7 does not exist")
 
 
 def test_a_run_left_running_by_a_killed_process_is_marked_crashed(store: Store) -> None:

@@ -25,6 +25,7 @@ from connector.commands.sync import plan_command, status_command, sync_command
 from connector.configfile import load_config
 from connector.crm.base import CRMError, WriteResult
 from connector.crm.local import LocalCRM
+from connector.cursors import LAG_BOUND
 from connector.logs import JsonFormatter, KeyValueFormatter, RedactSecrets, fields, setup_logging
 from connector.runlock import RunLock
 from connector.service import Schedule, parse_every, serve
@@ -200,7 +201,7 @@ def test_a_retryable_failure_is_retried_next_run(tmp_path: Path) -> None:
     loaded = setup(tmp_path)
     crm = FlakyCRM(local(loaded), mode="retryable")
     report = run_sync(loaded, now=MONDAY, crm=crm)
-    assert report.counts["errors"] == 3 and all("(will retry)" in e for e in report.errors)
+    assert len([e for e in report.errors if "(will retry)" in e]) == 3 and report.status == "incomplete"
     assert {(r.status, r.attempts) for r in ledger(tmp_path)} == {("pending", 1)}
     crm.mode = ""
     assert run_sync(loaded, now=MONDAY + timedelta(minutes=1), crm=crm).counts["created"] == 3
@@ -294,11 +295,14 @@ def test_a_held_lock_stops_a_second_run_touching_nothing(tmp_path: Path) -> None
 
 
 def test_cursors_never_pass_the_run_start(tmp_path: Path) -> None:
-    """After a run the read cursors equal the run's start time, never later."""
+    """After a run the read cursors stand at most LAG_BOUND before the run's start (what a lagging search
+    index may not have shown yet is read again), never later (connector/cursors.py)."""
     loaded = setup(tmp_path)
     run_sync(loaded, now=MONDAY)
     store = SQLiteStore.snapshot(tmp_path / "cadence-state.sqlite", "local")
-    assert store.cursor("contacts") == MONDAY and store.cursor("tasks") == MONDAY
+    for name in ("contacts", "tasks"):
+        cursor = store.cursor(name)
+        assert cursor is not None and MONDAY - LAG_BOUND <= cursor <= MONDAY, (name, cursor)
     runs = store.runs()
     assert runs[0].status == "ok" and runs[0].counts["created"] == 3
     store.close()
