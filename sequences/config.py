@@ -204,7 +204,8 @@ class OutcomeMapping(_Model):
 
     lead_status: dict[str, OutcomeName] = Field(
         default_factory=_DEFAULT_LEAD_STATUS.copy,
-        description="CRM lead status value -> outcome (applies when the status changes after enrollment)",
+        description="CRM lead status value -> outcome: a status set before enrollment counts at enrollment "
+                    "(no first touch), after it when it changes",
     )
     reply_finishes: bool = Field(True, description="a reply recorded after enrollment is the 'replied' outcome")
     meeting_finishes: bool = Field(True, description="a meeting booked after enrollment is 'meeting_booked'")

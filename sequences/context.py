@@ -173,8 +173,9 @@ class PlanContext:
         """Who owns a contact's tasks: its owner; for an unowned contact, `guards.unowned`
         decides (an owner id; round robin: one of the CRM's owners by a stable hash of the
         contact id, so a contact always goes to the same one, or the unassigned queue when
-        the CRM lists none; report: None, unassignable)."""
-        if contact.owner_id:
+        the CRM lists none; report: None, unassignable). An owner the CRM no longer lists (a
+        deleted user) counts as no owner, when the CRM lists its owners at all."""
+        if contact.owner_id and (contact.owner_id in self.owners or not self.owners):
             return contact.owner_id
         policy = self.config.guards.unowned
         if policy == "report":

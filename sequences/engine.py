@@ -184,6 +184,10 @@ class ContactPlanner:
             self._wake(live)
         else:
             self._advance(live)
+        lost = self.state.contact.owner_id
+        if lost and lost != self.owner_id and (self.enrollments or self.candidate is not None):
+            self.note("owner", "", f"owner {lost} is not a user of the CRM any more: tasks go by guards.unowned "
+                      f"({self.ctx.config.guards.unowned}); give the contact an owner")
         self.placed = len(self.drafts)
         return self
 
@@ -258,7 +262,7 @@ class ContactPlanner:
             return
         task = self.task(e.open_task_key)
         outcome, evidence = detect_outcome(self.ctx.config.outcomes, self.contact, e, task)
-        if outcome is not Outcome.NO_RESPONSE and self._route(e, cadence, outcome, evidence):
+        if outcome is not Outcome.NO_RESPONSE and self.route(e, cadence, outcome, evidence):
             return
         leave = self.ctx.exit_rules.get(cadence.id)
         if leave is not None and leave(self.contact):
@@ -292,7 +296,7 @@ class ContactPlanner:
             e = self.put(evolve(e, version=cadence.version, reason=f"migrated to version {cadence.version}"))
         self.plan_from(e, cadence, next_index, e.anchor_at or self.ctx.now)
 
-    def _route(self, e: Enrollment, cadence: Cadence, outcome: Outcome, evidence: str) -> bool:
+    def route(self, e: Enrollment, cadence: Cadence, outcome: Outcome, evidence: str) -> bool:
         """Act on an outcome; True when the enrollment stops here."""
         action = cadence.action_for(outcome)
         if action == "finish":

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .config import Cadence
 from .drafts import Candidate, evolve
 from .pacing import queue_key
-from .records import Enrollment, EnrollmentStatus
+from .records import Enrollment, EnrollmentStatus, Outcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import ContactPlanner
@@ -22,8 +22,22 @@ def maybe_enroll(p: ContactPlanner) -> None:
     if p.enrollments or p.reach.stopped:
         return
     cadence, why, referral = cadence_for_new_contact(p)
-    if cadence is not None:
+    if cadence is not None and not already_answered(p, cadence):
         propose_start(p, cadence, why, referral, referral=referral)
+
+
+def already_answered(p: ContactPlanner, cadence: Cadence) -> bool:
+    """A lead status recruiters had already set when the contact would enroll counts as that
+    outcome now: one that ends a cadence (do not contact, connected...) ends it before its first
+    touch, "not now" starts with the cool-off. Recorded as an enrollment, so it holds for good."""
+    status = p.contact.lead_status
+    name = p.ctx.config.outcomes.lead_status.get(status) if status else None
+    if name is None or cadence.action_for(Outcome(name)) not in ("finish", "exit", "snooze"):
+        return False
+    now = p.ctx.now
+    e = p.put(Enrollment(contact_id=p.contact.id, cadence_id=cadence.id, version=cadence.version, seq=1,
+                         status=EnrollmentStatus.ACTIVE, enrolled_at=now, anchor_at=now, baseline_lead_status=status))
+    return p.route(e, cadence, Outcome(name), f"lead status {status} was already set in the CRM")
 
 
 def propose_start(p: ContactPlanner, cadence: Cadence, why: str, first: bool, queued: Enrollment | None = None,

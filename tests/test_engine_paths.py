@@ -191,15 +191,40 @@ def test_not_now_snoozes_then_reengages_into_the_gentler_cadence():
 
 
 def test_lead_status_change_maps_to_outcome_but_the_baseline_does_not():
-    """BAD_TIMING set after enrollment snoozes; a contact enrolled while BAD_TIMING is not snoozed by it."""
+    """BAD_TIMING set after enrollment snoozes; a contact already BAD_TIMING at enrollment starts with the
+    cool-off (no first call), and that baseline status does not snooze it again."""
     first = run(ContactState(lead()))
     state = ContactState(lead(lead_status="BAD_TIMING"), first.enrollments,
                          (TaskState(first.creates[0].key, "c1", TaskStatus.OPEN),))
     assert run(state).enrollments[-1].status is EnrollmentStatus.SNOOZED
     baseline = run(ContactState(lead(lead_status="BAD_TIMING")))
-    state = ContactState(lead(lead_status="BAD_TIMING"), baseline.enrollments,
-                         (TaskState(baseline.creates[0].key, "c1", TaskStatus.OPEN),))
-    assert run(state) is None
+    assert baseline.creates == () and baseline.enrollments[-1].status is EnrollmentStatus.SNOOZED
+    assert run(ContactState(lead(lead_status="BAD_TIMING"), baseline.enrollments), NOW + timedelta(days=29)) is None
+    back = run(ContactState(lead(lead_status="BAD_TIMING"), baseline.enrollments), NOW + timedelta(days=31))
+    assert back.enrollments[-1].cadence_id == "nurture" and back.creates[0].step_id == "checkin"
+    state = ContactState(lead(lead_status="BAD_TIMING"), back.enrollments,
+                         (TaskState(back.creates[0].key, "c1", TaskStatus.OPEN),))
+    assert run(state, NOW + timedelta(days=32)) is None
+
+
+@pytest.mark.parametrize("status, ends, evidence", [
+    ("UNQUALIFIED", EnrollmentStatus.EXITED, "lead status UNQUALIFIED was already set in the CRM"),
+    ("CONNECTED", EnrollmentStatus.FINISHED, "lead status CONNECTED was already set in the CRM"),
+    ("BAD_TIMING", EnrollmentStatus.SNOOZED, "lead status BAD_TIMING was already set in the CRM"),
+])
+def test_a_lead_status_set_before_enrollment_is_honoured(status: str, ends: EnrollmentStatus, evidence: str):
+    """A contact the recruiters had already marked (do not contact, connected, not now) gets no first call:
+    the status counts as its outcome at enrollment, recorded so that it holds on every later run."""
+    p = run(ContactState(lead(lead_status=status)))
+    assert p.creates == ()
+    (e,) = p.enrollments
+    assert e.status is ends and e.reason.startswith(evidence)
+    assert run(ContactState(lead(lead_status=status), p.enrollments), NOW + timedelta(hours=1)) is None
+
+
+def test_an_unmapped_lead_status_enrolls_as_usual():
+    p = run(ContactState(lead(lead_status="OPEN")))
+    assert [n.kind for n in p.notes] == ["enroll"] and len(p.creates) == 1
 
 
 def test_do_not_contact_never_enrolls_and_exits_live_enrollments():
@@ -341,3 +366,16 @@ def test_remembered_local_answers_tell_the_two_readings_of_an_ambiguous_wall_tim
     assert local_text(second, "UTC") == "2026-11-01T06:30:00+00:00"
     late = datetime(2026, 11, 1, 23, 30, tzinfo=ny)  # 04:30 UTC the next day
     assert local_day(late, "UTC").isoformat() == "2026-11-02"
+
+
+def test_an_owner_deleted_in_the_crm_is_handled_as_unowned():
+    """A contact whose owner is no longer one of the CRM's users is handled by `guards.unowned` (round robin
+    by default) and the run says so; it is never left with tasks nobody sees."""
+    p = run(ContactState(lead(owner_id="o9")))
+    (task,) = p.creates
+    assert task.owner_id == "o1"
+    assert [n.reason for n in p.notes if n.kind == "owner"] == [
+        "owner o9 is not a user of the CRM any more: tasks go by guards.unowned (round_robin); give the contact an owner"]
+    reported = plan(CONFIG.model_copy(update={"guards": CONFIG.guards.model_copy(update={"unowned": "report"})}),
+                    Snapshot("acct", [ContactState(lead(owner_id="o9"))], {"o1": OWNER}, {}), NOW).contacts[0]
+    assert reported.creates == () and "unassignable" in [n.kind for n in reported.notes]
