@@ -142,6 +142,7 @@ class SyncRun:
     def read_contacts(self) -> None:
         ctx = ReadContext(
             since=read_from(self.cursor("contacts")),
+            tasks_since=read_from(self.cursor("tasks")),
             properties=needed_properties(self.config),
             started_at=self.now,
             dry_run=self.plan_only,

@@ -126,6 +126,9 @@ class ReadContext:
     # custom properties the cadences' exit rules test: a CRM whose fields can vanish (a file's
     # columns) must refuse a read without them (a missing one could make a rule match everyone)
     exit_properties: Sequence[str] = ()
+    # the `since` the sync passes to `read_task_changes` right after this read (a CRM that can
+    # fetch both in one request may do so); contacts and tasks each have their own cursor
+    tasks_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

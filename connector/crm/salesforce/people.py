@@ -117,14 +117,14 @@ def read_people(crm: SalesforceCRM, ctx: ReadContext) -> Iterator[ContactBatch]:
     objects: list[str] = list(crm.settings.objects)
     queries = {obj: people_query(crm, obj, people_fields(crm, obj, ctx.properties), ctx.since) for obj in objects}
     bundle: dict[str, tuple[str, bool]] = dict(queries)
-    bundle["tasks"] = (crm.task_changes_soql(ctx.since), True)
+    bundle["tasks"] = (crm.task_changes_soql(ctx.tasks_since), True)
     if crm._owners_cache is None:
         bundle["users"] = (USERS_SOQL, False)
     answers = composite_queries(crm, bundle)
     crm.prefetch = Prefetch()
     tasks, users = answers.get("tasks"), answers.get("users")
     if isinstance(tasks, dict):
-        crm.prefetch.tasks = (ctx.since, tasks, time.monotonic())
+        crm.prefetch.tasks = (ctx.tasks_since, tasks, time.monotonic())
     if isinstance(users, dict):
         crm.prefetch.users = users
     streams = [_pages(crm, obj, ctx, answers.get(obj)) for obj in objects]
