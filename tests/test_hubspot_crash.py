@@ -104,5 +104,5 @@ def test_killed_run_after_a_completion_converges(hubspot_emulator: HubSpotEmulat
     completed_contacts = {emu.contacts_for_task(t)[0] for t in calls}
     new_contacts = [emu.contacts_for_task(task_id)[0] for task_id, _ in (tasks[k] for k in new)]
     assert sorted(new_contacts) == sorted(set(new_contacts))  # one next step per contact
-    assert set(new_contacts) <= completed_contacts and len(new_contacts) > 100
+    assert set(new_contacts) <= completed_contacts and len(new_contacts) > 60
     assert {p["hs_task_type"] for p in new.values()} <= {"EMAIL"}

