@@ -125,10 +125,11 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         change, not only at the daily sweep (the sync ignores ids it never knew)."""
         contacts, bad = [], []
         for obj in objects:
-            contact, problems = checked_contact(obj["id"], obj.get("properties") or {}, self.settings.properties)
+            values = obj.get("properties") or {}
+            contact, problems = checked_contact(obj["id"], values, self.settings.properties)
             contacts.append(contact)
             bad.extend(problems)
-            absorbed = ((obj.properties or {}).get("hs_merged_object_ids") or "").split(";")
+            absorbed = (values.get("hs_merged_object_ids") or "").split(";")
             contacts.extend(Contact(id=old, merged_into=contact.id) for old in absorbed if old and old != contact.id)
         return ContactBatch(contacts, bad)
 
