@@ -17,8 +17,18 @@ does not re-read an old bulk import on every run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .logs import fields
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import Store
+    from .sync_report import SyncReport
+
+log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)  # each incremental read starts this much before its cursor
 LAG_BOUND = timedelta(minutes=30)  # how far behind the run's time the cursor may have to stay
@@ -62,3 +72,31 @@ class Watermark:
         """Seconds between the newest change returned and the run's time: an upper bound of the search
         index's lag when the account is busy (logged, so a lag near the bound is seen before it bites)."""
         return None if self.newest is None else max(0.0, (min(now, wall) - self.newest).total_seconds())
+
+
+class RunCursors:
+    """One run's view of the stored cursors: untrusted ones read as None (counted once each),
+    and at the end each moves to where its read's watermark puts it."""
+
+    def __init__(self, store: Store, report: SyncReport, now: datetime, wall: datetime) -> None:
+        self.store, self.report, self.now, self.wall = store, report, now, wall
+        self.reset: set[str] = set()  # cursors found in the future this run
+        self.marks = {"contacts": Watermark(), "tasks": Watermark()}
+
+    def get(self, name: str) -> datetime | None:
+        stored = self.store.cursor(name)
+        value = trusted(stored, self.now, self.wall)
+        if stored is not None and value is None and name not in self.reset:
+            self.reset.add(name)
+            self.report.counts["cursors_reset"] += 1
+            log.warning("cursor ahead of the present: read again from the start", extra=fields(cursor=name, at=stored))
+        return value
+
+    def move(self, swept: bool) -> None:
+        with self.store.transaction():
+            for name, mark in self.marks.items():
+                self.store.set_cursor(name, mark.advance(self.get(name), self.now, self.wall), self.now)
+                if (age := mark.lag(self.now, self.wall)) is not None:
+                    log.debug("newest change read", extra=fields(cursor=name, age_seconds=round(age)))
+            if swept:
+                self.store.set_cursor("sweep", min(self.now, self.wall), self.now)

@@ -107,3 +107,13 @@ def restore_missing_tasks(crm: CRM, store: Store, report: SyncReport, *, plan_on
                                              "its task row was missing from the tasks file: written back, still open"))
             else:
                 report.error(f"restore {row.key} (contact {row.contact_id}): {res.error}")
+
+
+def known_if_merged(store: Store, contacts: Sequence[Contact]) -> Sequence[Contact]:
+    """A read's merged-away contacts only where the state knows them (and not yet as merged)."""
+    merged = [c.id for c in contacts if c.merged_into]
+    if not merged:
+        return contacts
+    known = store.contacts(merged)
+    keep = {cid for cid, c in known.items() if not c.merged_into}
+    return [c for c in contacts if not c.merged_into or c.id in keep]

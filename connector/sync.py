@@ -38,11 +38,11 @@ from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapsho
 
 from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .crm.stop import StopRequested, StopsOnRequest
-from .cursors import Watermark, read_from, trusted
+from .cursors import RunCursors, read_from
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
 from .rebuild import rebuild_lost_state
-from .reconcile import reconcile_unknown, restore_missing_tasks, sweep
+from .reconcile import known_if_merged, reconcile_unknown, restore_missing_tasks, sweep
 from .runlock import LockHeld
 from .store import CLOSED, Store
 from .store_factory import StateLocation, open_store, state_location
@@ -130,9 +130,9 @@ class SyncRun:
         self.pusher = Pusher(crm, store, report, now, check_stop=self.check_stop, progress=self.progress, hook=hook)
         self.push_closes = self.pusher.push_closes
         self.push_creates = self.pusher.push_creates
-        self.wall = wall or datetime.now(timezone.utc)  # the real time of the run: no cursor passes it
-        self.reset: set[str] = set()  # cursors found in the future this run
-        self.read_marks = {"contacts": Watermark(), "tasks": Watermark()}
+        # the real time of the run (`wall`): no cursor passes it
+        self.cursors = RunCursors(store, report, now, wall or datetime.now(timezone.utc))
+        self.cursor = self.cursors.get
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -154,8 +154,8 @@ class SyncRun:
         for batch in self.crm.read_contacts(ctx):
             for bad in batch.bad:
                 self.report.add("bad_records", bad)
-            self.read_marks["contacts"].see(c.modified_at for c in batch.contacts)
-            changed = set(self.store.upsert_contacts(self.known_if_merged(batch.contacts), self.now))
+            self.cursors.marks["contacts"].see(c.modified_at for c in batch.contacts)
+            changed = set(self.store.upsert_contacts(known_if_merged(self.store, batch.contacts), self.now))
             referrers = {c.referred_by for c in batch.contacts if c.id in changed and c.referred_by}
             if referrers:
                 self.store.mark_needs_plan(referrers)
@@ -165,18 +165,9 @@ class SyncRun:
             self.progress("reading contacts", read, None)
             self.check_stop()
 
-    def known_if_merged(self, contacts: Sequence[Contact]) -> Sequence[Contact]:
-        """Merged-away contacts only where the state knows them (and not yet as merged)."""
-        merged = [c.id for c in contacts if c.merged_into]
-        if not merged:
-            return contacts
-        known = self.store.contacts(merged)
-        keep = {cid for cid, c in known.items() if not c.merged_into}
-        return [c for c in contacts if not c.merged_into or c.id in keep]
-
     def read_tasks(self) -> None:
         states = list(self.crm.read_task_changes(read_from(self.cursor("tasks")), self.store.open_task_ids()))
-        self.read_marks["tasks"].see(s.modified_at for s in states)
+        self.cursors.marks["tasks"].see(s.modified_at for s in states)
         changed = self.store.apply_task_states(states, self.now)
         self.store.mark_needs_plan(changed)
         due = self.store.mark_due(self.now)
@@ -299,23 +290,7 @@ class SyncRun:
     # -- 6. cursors
     def move_cursors(self) -> None:
         self.hook("before_cursor")
-        with self.store.transaction():
-            for name, mark in self.read_marks.items():
-                self.store.set_cursor(name, mark.advance(self.cursor(name), self.now, self.wall), self.now)
-                if (age := mark.lag(self.now, self.wall)) is not None:
-                    log.debug("newest change read", extra=fields(cursor=name, age_seconds=round(age)))
-            if self.swept:
-                self.store.set_cursor("sweep", min(self.now, self.wall), self.now)
-
-    def cursor(self, name: str) -> datetime | None:
-        """A stored cursor, or None when it lies in the future of this run (counted once per cursor)."""
-        stored = self.store.cursor(name)
-        value = trusted(stored, self.now, self.wall)
-        if stored is not None and value is None and name not in self.reset:
-            self.reset.add(name)
-            self.report.counts["cursors_reset"] += 1
-            log.warning("cursor ahead of the present: read again from the start", extra=fields(cursor=name, at=stored))
-        return value
+        self.cursors.move(self.swept)
 
     def execute(self) -> None:
         reconcile_unknown(self.crm, self.store, self.report, self.now)  # 2.

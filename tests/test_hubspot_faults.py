@@ -102,7 +102,7 @@ def test_daily_limit_defers_and_the_next_day_resumes(hubspot_emulator: HubSpotEm
     emu = hubspot_emulator
     portal = scenario(emu, tmp_path / "ws", CONTACTS, SEED)
     emu.set_rate_limit("pro")
-    emu.rate_limits.daily_limit = 7  # 3 list pages, tasks, owners, 2 batch creates: the third create is refused
+    emu.rate_limits.daily_limit = 9  # the first run's reads (account, pages, tasks, owners, property), 2 creates: the 3rd is refused
     caplog.set_level(logging.DEBUG)
 
     deferred = run(portal, START)
