@@ -4,16 +4,25 @@ the future, a clock that jumps back. In each case no change the CRM made is lost
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hubspot_support import env_for
-from test_hubspot_sync import START, _ends_with, outcomes  # noqa: F401 - `outcomes` is a fixture
+from support.hubspot import START, outcome_portal
+from support.hubspot import ends_with as _ends_with
 
+from connector.crm.hubspot.emulator import HubSpotEmulator
 from connector.sync import run_sync
 from sequences.records import EnrollmentStatus
 
 
-def test_search_lag_of_ten_minutes_loses_no_change(outcomes: dict[str, Any]) -> None:  # noqa: F811
+@pytest.fixture
+def outcomes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> dict[str, Any]:
+    return outcome_portal(hubspot_emulator, tmp_path / "ws")
+
+
+def test_search_lag_of_ten_minutes_loses_no_change(outcomes: dict[str, Any]) -> None:
     """Changes that reach HubSpot's search index 10 minutes late (twice the read overlap) are
     still read by a later run and acted on: a reply finishes, UNQUALIFIED exits."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
@@ -31,7 +40,7 @@ def test_search_lag_of_ten_minutes_loses_no_change(outcomes: dict[str, Any]) -> 
     assert portal.open_tasks_of(ids["Reply"]) == [] and portal.open_tasks_of(ids["Unq"]) == []
 
 
-def test_a_run_dated_in_the_future_does_not_blind_later_runs(outcomes: dict[str, Any]) -> None:  # noqa: F811
+def test_a_run_dated_in_the_future_does_not_blind_later_runs(outcomes: dict[str, Any]) -> None:
     """A run with `now` a year ahead (a clock jump, a --now typo) leaves the cursors where the
     CRM's own clock puts them: the next normal runs still read replies and lead statuses."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
@@ -57,7 +66,7 @@ def test_a_run_dated_in_the_future_does_not_blind_later_runs(outcomes: dict[str,
     _ends_with(portal, ids["Unq"], EnrollmentStatus.EXITED)
 
 
-def test_cursors_left_in_the_future_are_not_trusted(outcomes: dict[str, Any]) -> None:  # noqa: F811
+def test_cursors_left_in_the_future_are_not_trusted(outcomes: dict[str, Any]) -> None:
     """A state whose cursors an older version moved past the present (or a clock that jumped back)
     gets a full read instead of an empty one: the change is seen, the sweep is not postponed."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]

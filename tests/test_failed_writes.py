@@ -9,7 +9,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from test_crm_local_conformance import read_csv, seed_local
+from support.local import CONFIG, read_csv, seed_local
 
 from connector.configfile import load_config
 from connector.crm.base import WriteResult
@@ -18,18 +18,6 @@ from connector.sync import run_sync
 from connector.sync_push import LAST_RETRY, REFUSED_RETRY
 
 MONDAY = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # 09:00 in New York
-
-CONFIG = """
-crm: {type: local, contacts: contacts.csv, tasks: tasks.csv}
-calendar: {timezone: America/New_York, country: US}
-cadences:
-  - id: outreach
-    name: Outreach
-    enroll_when: {all: [{property: lifecycle_stage, equals: lead}]}
-    steps:
-      - {id: call, channel: call, subject: "Call {{contact.first_name}}", skip_if: [no_phone]}
-      - {id: email, channel: email, wait: 2 business days, subject: "Email {{contact.first_name}}"}
-"""
 
 
 class Unwritable:

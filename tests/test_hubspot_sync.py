@@ -21,15 +21,17 @@ from support.hubspot import (
     assert_converged,
     bulk_config,
     create_property,  # noqa: F401 - for branches written before the move (import it from support.hubspot)
+    ends_with,
     hs_time,
     live_task_keys,
     make_crm,
+    outcome_portal,
 )
 
 from connector.crm.hubspot.emulator import HubSpotEmulator, iana_to_hubspot_tz
 from connector.crm.hubspot.mapping import country_code, parse_time, usable_phone
 from connector.store import CREATED
-from sequences.records import CreateTask, Enrollment, EnrollmentStatus
+from sequences.records import CreateTask, EnrollmentStatus
 
 # ----------------------------------------------------------------------- the big first sync
 
@@ -227,31 +229,10 @@ def test_task_changes_reread_old_tasks_and_completions_only(hubspot_emulator: Hu
 
 @pytest.fixture
 def outcomes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> dict[str, Any]:
-    """A portal with one contact per outcome path, synced once on Monday morning."""
-    emu = hubspot_emulator
-    portal = Portal(emu, tmp_path / "ws", OUTCOMES_CONFIG)
-    # `cadence setup hubspot` (run by Portal) creates the referred_by contact property
-    owner = emu.state.owners[0]["id"]
-
-    def person(name: str, zone: str = "America/New_York", country: str = "United States", **extra: str) -> str:
-        props = {"firstname": name, "lastname": "Test", "email": f"{name.lower()}@example.com",
-                 "phone": "+1 212 555 0100", "company": "Initech", "hs_timezone": iana_to_hubspot_tz(zone),
-                 "country": country, "hubspot_owner_id": owner, "lifecyclestage": "lead", "hs_lead_status": "OPEN"}
-        return emu.create_contact(props | extra)
-
-    ids = {name: person(name) for name in ("Reply", "Meet", "Later", "Unq", "Conn", "Optout", "Referrer")}
-    ids["Berlin"] = person("Berlin", "Europe/Berlin", "Germany", phone="+49 30 5550100")
-    first = portal.sync(START)
-    assert first.status == "ok" and first.counts["created"] == len(ids), first.errors
-    return {"emu": emu, "portal": portal, "ids": ids, "owner": owner}
+    return outcome_portal(hubspot_emulator, tmp_path / "ws")
 
 
-def _ends_with(portal: Portal, cid: str, status: EnrollmentStatus) -> Enrollment:
-    enrollments = portal.enrollments(cid)
-    assert enrollments, cid
-    last = max(enrollments, key=lambda e: e.seq)
-    assert last.status is status, last
-    return last
+_ends_with = ends_with
 
 
 @pytest.mark.parametrize("action, status", [

@@ -5,14 +5,23 @@ survivor keeps exactly one open task."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from test_hubspot_sync import START, _ends_with, outcomes  # noqa: F401 - `outcomes` is a fixture
+import pytest
+from support.hubspot import START, outcome_portal
+from support.hubspot import ends_with as _ends_with
 
+from connector.crm.hubspot.emulator import HubSpotEmulator
 from sequences.records import EnrollmentStatus
 
 
-def test_a_merge_is_resolved_in_the_same_run(outcomes: dict[str, Any]) -> None:  # noqa: F811
+@pytest.fixture
+def outcomes(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> dict[str, Any]:
+    return outcome_portal(hubspot_emulator, tmp_path / "ws")
+
+
+def test_a_merge_is_resolved_in_the_same_run(outcomes: dict[str, Any]) -> None:
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
     (merged_task,) = portal.tasks_of(ids["Conn"])
     portal.at(START + timedelta(hours=2))
@@ -30,7 +39,7 @@ def test_a_merge_is_resolved_in_the_same_run(outcomes: dict[str, Any]) -> None: 
     assert report.counts["created"] == 0
 
 
-def test_a_merge_of_contacts_never_seen_is_ignored(outcomes: dict[str, Any]) -> None:  # noqa: F811
+def test_a_merge_of_contacts_never_seen_is_ignored(outcomes: dict[str, Any]) -> None:
     """A survivor that absorbed contacts this tool never knew adds nothing to the state."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
     stranger = emu.create_contact({"firstname": "Stranger", "lifecyclestage": "customer"})

@@ -375,3 +375,36 @@ def cadence_sync(config: Path, now: str, emu: HubSpotEmulator, kill_at: str = ""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CADENCE_TEST_", "HUBSPOT_"))} | env_for(emu)
     return subprocess.run([*cadence_command(kill_at=kill_at), "sync", str(config), "--now", now, "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+def outcome_portal(emu: HubSpotEmulator, directory: Path) -> dict[str, Any]:
+    """A portal with one contact per outcome path, synced once on Monday morning (the `outcomes` fixtures)."""
+    from connector.crm.hubspot.emulator import iana_to_hubspot_tz
+
+    portal = Portal(emu, directory, OUTCOMES_CONFIG)
+    # `cadence setup hubspot` (run by Portal) creates the referred_by contact property
+    owner = emu.state.owners[0]["id"]
+
+    def person(name: str, zone: str = "America/New_York", country: str = "United States", **extra: str) -> str:
+        props = {"firstname": name, "lastname": "Test", "email": f"{name.lower()}@example.com",
+                 "phone": "+1 212 555 0100", "company": "Initech", "hs_timezone": iana_to_hubspot_tz(zone),
+                 "country": country, "hubspot_owner_id": owner, "lifecyclestage": "lead", "hs_lead_status": "OPEN"}
+        return emu.create_contact(props | extra)
+
+    ids = {name: person(name) for name in ("Reply", "Meet", "Later", "Unq", "Conn", "Optout", "Referrer")}
+    ids["Berlin"] = person("Berlin", "Europe/Berlin", "Germany", phone="+49 30 5550100")
+    first = portal.sync(START)
+    assert first.status == "ok" and first.counts["created"] == len(ids), first.errors
+    return {"emu": emu, "portal": portal, "ids": ids, "owner": owner}
+
+
+def ends_with(portal: Portal, cid: str, status: EnrollmentStatus) -> Enrollment:
+    """The contact's latest enrollment, asserted to be in `status`."""
+    enrollments = portal.enrollments(cid)
+    assert enrollments, cid
+    last = max(enrollments, key=lambda e: e.seq)
+    assert last.status is status, last
+    return last
