@@ -12,7 +12,7 @@ enrollment rule matches every contact (so every contact gets its first task), th
 task-key property created by `HubSpotCRM.setup()` (not counted), then `run_sync`.
 
 - Rate limits "off": the emulator does not limit and the adapter's own throttle is
-  disabled too (its limit raised out of reach), so the figures are the code's own cost;
+  disabled too (`Throttle.off()`), so the figures are the code's own cost;
   the emulator's clock is frozen on a Monday so runs are reproducible.
 - Rate limits "free": the emulator enforces 100 requests / 10 s (and 5 searches / s)
   on the real clock; the adapter runs with `tier: free`, its normal throttle.
