@@ -68,7 +68,7 @@ def test_first_sync_of_ten_thousand_contacts(hubspot_emulator: HubSpotEmulator, 
     answered = {"UNQUALIFIED", "CONNECTED", "BAD_TIMING"}
     expected = {cid for cid, p in contacts.items() if p.get("email") and p.get("hs_lead_status") not in answered}
     unreachable = {cid for cid in expected if not callable_(contacts[cid]) and contacts[cid].get("hs_email_optout") == "true"}
-    assert len(expected) > 8_000 and any(p.get("hs_lead_status") in answered for p in contacts.values())
+    assert len(expected) > 7_000 and any(p.get("hs_lead_status") in answered for p in contacts.values())
     tasks = assert_converged(portal)
     assert report.counts["created"] == len(tasks)
     by_contact = Counter()
@@ -115,7 +115,7 @@ def test_first_sync_of_ten_thousand_contacts(hubspot_emulator: HubSpotEmulator, 
             assert (props["hs_task_type"], props["hs_task_priority"]) == ("EMAIL", "MEDIUM")
             assert not callable_(contact)
         types[props["hs_task_type"]] += 1
-    assert types["CALL"] > 8000 and types["EMAIL"] > 1000 and types["TODO"] == len(unreachable) > 0, types
+    assert types["CALL"] > 5000 and types["EMAIL"] > 500 and types["TODO"] == len(unreachable) > 0, types
 
     emu.reset_log()
     idle = portal.sync(START + timedelta(minutes=30))
