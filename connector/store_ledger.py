@@ -13,7 +13,7 @@ from typing import Any
 
 from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
 
-from .store import CLOSED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
+from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
 from .store_sql import SQLSession, marks, select_in, update_in
 
 LEDGER_COLUMNS = (
@@ -39,7 +39,7 @@ class LedgerQueries:
         with self.transaction():
             cur = self._q(
                 "INSERT INTO tasks (account, key, contact_id, owner_id, status, payload, due_at, created_at, updated_at) "
-                "VALUES (?,?,?,?,'pending',?,?,?,?) ON CONFLICT (account, key) DO NOTHING",
+                f"VALUES (?,?,?,?,'{PENDING}',?,?,?,?) ON CONFLICT (account, key) DO NOTHING",
                 (self.account, task.key, task.contact_id, task.owner_id, record_json(task), ts(task.due_at), ts(now), ts(now)),
             )
             return cur.rowcount == 1
@@ -47,7 +47,7 @@ class LedgerQueries:
     def request_close(self: SQLSession, close: CloseTask, now: datetime) -> bool:
         with self.transaction():
             cur = self._q(
-                "UPDATE tasks SET close_reason=?, updated_at=? WHERE account=? AND key=? AND status!='closed'",
+                f"UPDATE tasks SET close_reason=?, updated_at=? WHERE account=? AND key=? AND status!='{CLOSED}'",
                 (close.reason or "closed", ts(now), self.account, close.key),
             )
             return cur.rowcount == 1
@@ -73,14 +73,14 @@ class LedgerQueries:
 
     def closes_due(self: SQLSession, *, limit: int, after: str = "") -> list[LedgerRow]:
         rows = self._q(
-            f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND close_reason!='' AND status!='closed' AND key>? ORDER BY key LIMIT ?",
+            f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND close_reason!='' AND status!='{CLOSED}' AND key>? ORDER BY key LIMIT ?",
             (self.account, after, limit),
         )
         return [ledger_row(r) for r in rows]
 
     def mark_sending(self: SQLSession, keys: Sequence[str], now: datetime) -> None:
         with self.transaction():
-            update_in(self, "UPDATE tasks SET status='unknown', sent_at=?, updated_at=? WHERE account=? AND key IN ({ids})",
+            update_in(self, f"UPDATE tasks SET status='{UNKNOWN}', sent_at=?, updated_at=? WHERE account=? AND key IN ({{ids}})",
                       keys, ts(now), ts(now))
 
     def record_creates(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
@@ -88,18 +88,18 @@ class LedgerQueries:
             for res in results:
                 if res.ok:
                     self._q(
-                        "UPDATE tasks SET status='created', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                        f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
                         "last_error='', updated_at=? WHERE account=? AND key=?",
                         (res.crm_id, ts(now), self.account, res.key),
                     )
                 elif res.unknown:
                     self._q(
-                        "UPDATE tasks SET status='unknown', last_error=?, updated_at=? WHERE account=? AND key=?",
+                        f"UPDATE tasks SET status='{UNKNOWN}', last_error=?, updated_at=? WHERE account=? AND key=?",
                         (res.error, ts(now), self.account, res.key),
                     )
                 else:  # retryable: pending again (sent after a back-off, however often it failed); else failed
                     self._q(
-                        "UPDATE tasks SET status=CASE WHEN ?=1 THEN 'pending' ELSE 'failed' END, "
+                        f"UPDATE tasks SET status=CASE WHEN ?=1 THEN '{PENDING}' ELSE '{FAILED}' END, "
                         "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
                         (int(res.retryable), res.error, ts(now), self.account, res.key),
                     )
@@ -109,7 +109,7 @@ class LedgerQueries:
             for res in results:
                 if res.ok:
                     self._q(
-                        "UPDATE tasks SET status='closed', crm_status=CASE WHEN crm_status='completed' THEN 'completed' ELSE 'deleted' END, "
+                        f"UPDATE tasks SET status='{CLOSED}', crm_status=CASE WHEN crm_status='completed' THEN 'completed' ELSE 'deleted' END, "
                         "last_error='', updated_at=? WHERE account=? AND key=?",
                         (ts(now), self.account, res.key),
                     )
@@ -128,20 +128,20 @@ class LedgerQueries:
         with self.transaction():
             for key, crm_id in found.items():
                 self._q(
-                    "UPDATE tasks SET status='created', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
-                    "updated_at=? WHERE account=? AND key=? AND status='unknown'",
+                    f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                    f"updated_at=? WHERE account=? AND key=? AND status='{UNKNOWN}'",
                     (crm_id, ts(now), self.account, key),
                 )
-            update_in(self, "UPDATE tasks SET status='pending', updated_at=? WHERE account=? AND status='unknown' AND key IN ({ids})",
+            update_in(self, f"UPDATE tasks SET status='{PENDING}', updated_at=? WHERE account=? AND status='{UNKNOWN}' AND key IN ({{ids}})",
                       missing, ts(now))
 
     def close_unsent(self: SQLSession, keys: Iterable[str], now: datetime) -> None:
         with self.transaction():
-            update_in(self, "UPDATE tasks SET status='closed', crm_status='deleted', updated_at=? "
-                            "WHERE account=? AND status='pending' AND key IN ({ids})", keys, ts(now))
+            update_in(self, f"UPDATE tasks SET status='{CLOSED}', crm_status='deleted', updated_at=? "
+                            f"WHERE account=? AND status='{PENDING}' AND key IN ({{ids}})", keys, ts(now))
 
     def open_task_ids(self: SQLSession) -> dict[str, str]:
-        rows = self._q("SELECT key, crm_id FROM tasks WHERE account=? AND status='created' AND crm_status='open'", (self.account,))
+        rows = self._q(f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'", (self.account,))
         return {r["key"]: r["crm_id"] for r in rows}
 
     def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:
@@ -166,7 +166,7 @@ class LedgerQueries:
                     changed.add(r["contact_id"])
                 self._q(
                     "UPDATE tasks SET crm_status=?, completed_at=?, outcome=?, note=?, updated_at=?, "
-                    "status=CASE WHEN status IN ('pending','unknown') THEN 'created' ELSE status END, "
+                    f"status=CASE WHEN status IN ('{PENDING}','{UNKNOWN}') THEN '{CREATED}' ELSE status END, "
                     "crm_id=CASE WHEN crm_id='' THEN ? ELSE crm_id END WHERE account=? AND key=?",
                     (*new, ts(now), state.crm_id, self.account, state.key),
                 )
@@ -176,7 +176,7 @@ class LedgerQueries:
         rows = self._q(
             "SELECT owner_id, due_at FROM tasks WHERE account=? AND due_at>=? AND ("
             " crm_status='completed' OR (close_reason='' AND "
-            "  (status IN ('pending','unknown') OR (status='created' AND crm_status='open'))))",
+            f"  (status IN ('{PENDING}','{UNKNOWN}') OR (status='{CREATED}' AND crm_status='open'))))",
             (self.account, ts(since)),
         )
         for r in rows:
@@ -185,10 +185,10 @@ class LedgerQueries:
     def task_summary(self: SQLSession, now: datetime) -> list[dict[str, Any]]:
         rows = self._q(
             "SELECT owner_id, "
-            " sum(CASE WHEN status='created' AND crm_status='open' THEN 1 ELSE 0 END) AS open, "
-            " sum(CASE WHEN status='created' AND crm_status='open' AND due_at<? THEN 1 ELSE 0 END) AS overdue, "
-            " sum(CASE WHEN status IN ('pending','unknown') THEN 1 ELSE 0 END) AS unsent, "
-            " sum(CASE WHEN status='failed' THEN 1 ELSE 0 END) AS failed, "
+            f" sum(CASE WHEN status='{CREATED}' AND crm_status='open' THEN 1 ELSE 0 END) AS open, "
+            f" sum(CASE WHEN status='{CREATED}' AND crm_status='open' AND due_at<? THEN 1 ELSE 0 END) AS overdue, "
+            f" sum(CASE WHEN status IN ('{PENDING}','{UNKNOWN}') THEN 1 ELSE 0 END) AS unsent, "
+            f" sum(CASE WHEN status='{FAILED}' THEN 1 ELSE 0 END) AS failed, "
             " sum(CASE WHEN crm_status='completed' THEN 1 ELSE 0 END) AS done "
             "FROM tasks WHERE account=? GROUP BY owner_id ORDER BY owner_id",
             (ts(now), self.account),
