@@ -150,7 +150,9 @@ def test_outcomes_end_or_pause_the_cadence(simulation: dict[str, Any]) -> None:
     assert [s for s, _ in steps_of(simulation, "c010")] == ["intro-call"]
     assert [s for s, _ in steps_of(simulation, "c002")] == ["intro-call", "thanks-c023"]
     snoozed = [e for e in simulation["status"]["enrollments"] if e["status"] == "snoozed"]
-    assert snoozed == [{"cadence": "passive-outreach", "version": 1, "step": "intro-call", "status": "snoozed", "count": 1}]
+    # Olivia's "not now" after her intro call, and Arjun, already BAD_TIMING when he would have enrolled
+    assert snoozed == [{"cadence": "passive-outreach", "version": 1, "step": "(not started)", "status": "snoozed", "count": 1},
+                       {"cadence": "passive-outreach", "version": 1, "step": "intro-call", "status": "snoozed", "count": 1}]
     reasons = {(e["status"], e["reason"]) for e in simulation["status"]["ended"]}
     assert ("exited", "recruiter recorded 'do not contact' on the task") in reasons
     assert ("exited", "recruiter recorded 'opted out' on the task") in reasons
