@@ -134,18 +134,23 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
         return ContactBatch(contacts, bad)
 
     def _list_contacts(self, props: list[str]) -> Iterator[ContactBatch]:
+        for results in self._list_pages("contacts", props):
+            yield self._batch(results)
+
+    def _list_pages(self, object_type: str, props: list[str], archived: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """Every record of a type through the list API (100 a page, no search cap), page by page."""
         after: str | None = None
         seen: set[str] = set()
         while True:
             query = [("limit", PAGE), *([("after", after)] if after else []), *(("properties", p) for p in props),
-                     ("archived", False)]
-            page = self.call(self._wire, "GET", "/crm/v3/objects/contacts", query=query)
-            yield self._batch(page.get("results") or [])
+                     ("archived", archived)]
+            page = self.call(self._wire, "GET", f"/crm/v3/objects/{object_type}", query=query)
+            yield page.get("results") or []
             after = after_of(page)
             if not after:
                 return
             if after in seen:
-                raise RuntimeError(f"HubSpot contact paging loop detected at cursor {after!r}")
+                raise RuntimeError(f"HubSpot {object_type} paging loop detected at cursor {after!r}")
             seen.add(after)
 
     def _filtered_contacts(self, props: list[str], groups: list[list[dict[str, Any]]]) -> Iterator[ContactBatch]:

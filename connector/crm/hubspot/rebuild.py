@@ -25,7 +25,6 @@ from connector.crm.base import StoredTask
 
 from .mapping import TASK_PROPERTIES, to_task_state
 from .setup import GROUP, _ensure_property
-from .wire import after_of
 
 log = logging.getLogger("cadence.hubspot")
 PAGE = 100
@@ -73,20 +72,9 @@ class HubSpotTaskListing:
             return
         props = TASK_PROPERTIES + [key_prop] + ([meta_prop] if meta_prop else [])
         for archived in (False, True):
-            after: str | None = None
-            seen: set[str] = set()
-            while True:
-                query = [("limit", PAGE), *([("after", after)] if after else []), *(("properties", p) for p in props),
-                         ("archived", archived)]
-                page = self.call(self._wire, "GET", "/crm/v3/objects/tasks", query=query)
-                for obj in page.get("results") or []:
+            for results in self._list_pages("tasks", props, archived):
+                for obj in results:
                     values = obj.get("properties") or {}
                     state = to_task_state(obj["id"], values, key_prop, "", archived=archived)
                     if state is not None:
                         yield StoredTask(state, (values.get(meta_prop) or "") if meta_prop else "")
-                after = after_of(page)
-                if not after:
-                    break
-                if after in seen:
-                    raise RuntimeError(f"HubSpot task paging loop detected at cursor {after!r}")
-                seen.add(after)
