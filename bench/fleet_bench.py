@@ -82,6 +82,7 @@ def one(accounts: int, contacts: int, workers: int) -> dict[str, Any]:
                 lines.append(f"  - {{name: portal{n}, config: portal{n}/cadence.yaml, cron: '* * * * *'}}")
             fleet = Path(tmp) / "fleet.yaml"
             fleet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            emulator_cpu = time.process_time()  # this process serves every emulated portal from here on
             for w in range(workers):
                 log = open(Path(tmp) / f"worker{w}.log", "wb")  # noqa: SIM115 - closed with the process
                 procs.append(subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", str(fleet), "--log-format", "json"],
@@ -100,6 +101,8 @@ def one(accounts: int, contacts: int, workers: int) -> dict[str, Any]:
                     done = [r for r in rows if r["period"] == first and r["status"] != "running"]
                     if len(done) == accounts:
                         break
+            emulator_cpu = time.process_time() - emulator_cpu
+            worker_cpu = sum(_cpu_seconds(p.pid) for p in procs)
             for p in procs:
                 p.send_signal(signal.SIGTERM)
             for p in procs:
@@ -119,6 +122,7 @@ def one(accounts: int, contacts: int, workers: int) -> dict[str, Any]:
                                              "created": mine[0]["created"] if mine else 0}
             return {"workers": workers, "accounts": accounts, "contacts": contacts,
                     "period_wall_s": round((end - start).total_seconds(), 1),
+                    "worker_cpu_s": round(worker_cpu, 1), "emulator_cpu_s": round(emulator_cpu, 1),
                     "statuses": sorted({r["status"] for r in period}), "per_account": per_account,
                     "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         finally:
@@ -131,6 +135,15 @@ def one(accounts: int, contacts: int, workers: int) -> dict[str, Any]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=8)
@@ -141,14 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     results = [one(args.accounts, args.contacts, w) for w in args.workers]
     print(f"\nOne period of {args.accounts} accounts x {args.contacts:,} contacts, free-tier rate limits; "
           f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after\n")
-    print("| workers | period wall s | speed-up vs 1 | requests per account (min-max) | 429s | tasks per account |")
-    print("|---|---|---|---|---|---|")
+    print("| workers | period wall s | speed-up vs 1 | requests per account (min-max) | 429s | tasks per account "
+          "| worker CPU s | emulator CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
     base = results[0]["period_wall_s"]
     for r in results:
         reqs = [a["requests_first_period"] for a in r["per_account"].values()]
         tasks = [a["tasks"] for a in r["per_account"].values()]
         print(f"| {r['workers']} | {r['period_wall_s']} | {base / r['period_wall_s']:.2f}x | {min(reqs)}-{max(reqs)} | "
-              f"{sum(a['http_429'] for a in r['per_account'].values())} | {min(tasks)}-{max(tasks)} |")
+              f"{sum(a['http_429'] for a in r['per_account'].values())} | {min(tasks)}-{max(tasks)} | "
+              f"{r['worker_cpu_s']} | {r['emulator_cpu_s']} |")
     print("\n" + json.dumps(results, indent=1))
     return 0
 
