@@ -3,7 +3,7 @@
 - writes an earlier run left `unknown` (sent, outcome never recorded): looked up in the CRM
   and resolved before anything is re-sent;
 - the sweep, at most once per interval: contacts deleted or merged, tasks deleted, behind the
-  mass-change valve (connector/massexit.py);
+  mass-change valve (connector/massexit.py); change-driven where the CRM lists its deletions;
 - task rows missing from a file a person edits: written back, never taken as deletions.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from sequences.records import Contact, TaskStatus
 
-from .crm.base import CRM, ChecksTasks, FindsTasksByContact, RestoresMissingTasks, VerifiesContacts, WriteResult
+from .crm.base import CRM, ChecksTasks, FindsTasksByContact, ListsDeletions, RestoresMissingTasks, VerifiesContacts, WriteResult
 from .logs import fields
 from .massexit import MassExitLimit, Vanished
 from .massexit import check as check_mass_exit
@@ -27,6 +27,7 @@ from .sync_report import NoteItem, SyncReport
 log = logging.getLogger("connector.sync")  # one run's log lines under one name
 
 SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
+DUE_SOON = timedelta(days=1)  # open tasks due within this are checked by id at the sweep before
 RECONCILE_PAGE = 100
 
 
@@ -61,16 +62,35 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
           last: datetime | None) -> bool:
     """Look for deleted or merged contacts and deleted tasks, when the sweep is due (`last`: the
     last sweep, None when never or not trusted) and the CRM can tell; True when it ran (the run
-    then moves the sweep cursor)."""
+    then moves the sweep cursor).
+
+    A CRM that lists its deletions (`ListsDeletions`) is asked what was deleted, and about the
+    open tasks coming due before the next sweep, each once (`due_window`): the sweep costs what
+    changed, not the size of the account. Merges are seen by the incremental read (the survivor
+    changes). Everything known is verified only when no earlier sweep is trusted, or when the CRM
+    cannot list its deletions."""
     verify = crm if isinstance(crm, VerifiesContacts) else None
     check = crm if isinstance(crm, ChecksTasks) else None
+    deletions = crm if isinstance(crm, ListsDeletions) else None
     every = crm.capabilities.sweep_every if crm.capabilities.sweep_every is not None else SWEEP_EVERY
-    if (verify is None and check is None) or (last is not None and now - last < every):
+    if (verify is None and check is None and deletions is None) or (last is not None and now - last < every):
         return False
     live = store.live_contact_ids()
-    gone = list(verify.verify_contacts(live)) if verify is not None and live else []
-    open_tasks = store.open_task_ids() if check is not None else {}
-    states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
+    if deletions is not None and last is not None:
+        gone = list(deletions.deleted_contacts(live)) if live else []
+        open_tasks = store.open_task_ids()
+        states = list(deletions.deleted_tasks(open_tasks)) if open_tasks else []
+        if check is not None:
+            listed = {s.key for s in states}
+            start, end = due_window(last, now)
+            coming = {k: v for k, v in store.open_task_ids(due_from=start, due_before=end).items() if k not in listed}
+            states += list(check.check_tasks(coming)) if coming else []
+            report.counts["tasks_checked"] += len(coming)
+    else:
+        gone = list(verify.verify_contacts(live)) if verify is not None and live else []
+        open_tasks = store.open_task_ids() if check is not None else {}
+        states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
+        report.counts["tasks_checked"] += len(open_tasks)
     _hold_mass_exit(store, len(live), gone, states, mass_exit)
     if gone:
         store.upsert_contacts(gone, now)
@@ -79,6 +99,14 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     if states:
         store.mark_needs_plan(store.apply_task_states(states, now))
     return True
+
+
+def due_window(last: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The due times whose open tasks this sweep checks by id: [last + DUE_SOON, now + DUE_SOON).
+    Consecutive sweeps tile the timeline, so each open task is checked once, about a day before
+    it comes due (where a deletion changes what happens next); a sweep after a gap also checks
+    what came due meanwhile."""
+    return last + DUE_SOON, now + DUE_SOON
 
 
 def _hold_mass_exit(store: Store, active: int, gone: Sequence[Contact], states: Sequence[Any], limit: MassExitLimit) -> None:

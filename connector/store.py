@@ -298,8 +298,9 @@ class Store(Protocol):
         """Contacts with an active or snoozed enrollment."""
         ...
 
-    def open_task_ids(self) -> dict[str, str]:
-        """Key -> CRM id of created tasks the CRM last said were open."""
+    def open_task_ids(self, *, due_from: datetime | None = None, due_before: datetime | None = None) -> dict[str, str]:
+        """Key -> CRM id of created tasks the CRM last said were open (due in [due_from, due_before)
+        when given)."""
         ...
 
     def apply_task_states(self, states: Iterable[TaskState], now: datetime) -> set[str]:

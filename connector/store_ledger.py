@@ -140,9 +140,17 @@ class LedgerQueries:
             update_in(self, f"UPDATE tasks SET status='{CLOSED}', crm_status='deleted', updated_at=? "
                             f"WHERE account=? AND status='{PENDING}' AND key IN ({{ids}})", keys, ts(now))
 
-    def open_task_ids(self: SQLSession) -> dict[str, str]:
-        rows = self._q(f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'", (self.account,))
-        return {r["key"]: r["crm_id"] for r in rows}
+    def open_task_ids(self: SQLSession, *, due_from: datetime | None = None,
+                      due_before: datetime | None = None) -> dict[str, str]:
+        sql = f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'"
+        params: list[Any] = [self.account]
+        if due_from is not None:
+            sql += " AND due_at>=?"
+            params.append(ts(due_from))
+        if due_before is not None:
+            sql += " AND due_at<?"
+            params.append(ts(due_before))
+        return {r["key"]: r["crm_id"] for r in self._q(sql, params)}
 
     def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:
         changed: set[str] = set()

@@ -162,6 +162,7 @@ class SyncRun:
             read += len(batch.contacts)
             self.report.counts["contacts_read"] += len(batch.contacts)
             self.report.counts["contacts_changed"] += len(changed)
+            self.report.counts["contacts_gone"] += sum(1 for c in batch.contacts if c.merged_into and c.id in changed)
             self.progress("reading contacts", read, None)
             self.check_stop()
 

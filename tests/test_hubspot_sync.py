@@ -405,8 +405,9 @@ def test_verify_contacts_reports_deleted_and_merged(hubspot_emulator: HubSpotEmu
 
 
 def test_deleted_and_merged_contacts_exit_at_the_daily_sweep(outcomes: dict[str, Any]) -> None:
-    """At the next daily sweep a deleted contact's and a merged-away contact's enrollments exit and their open
-    tasks are completed in HubSpot; the merge's primary keeps its own enrollment and its one open task."""
+    """At the next daily sweep a deleted contact's enrollments exit (the recycle bin lists it) and, at the
+    next read (the survivor changed), a merged-away contact's; their open tasks are completed in HubSpot;
+    the merge's primary keeps its own enrollment and its one open task."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
     (deleted_task,) = portal.tasks_of(ids["Unq"])
     (merged_task,) = portal.tasks_of(ids["Conn"])
@@ -463,3 +464,50 @@ def test_first_read_falls_back_to_the_list_api_when_a_rule_cannot_be_searched() 
         assert first_read_filters([Rule.model_validate(rule)], False, p) is None
     too_many = [lead] * 6
     assert first_read_filters(too_many, False, p) is None
+
+
+def test_the_daily_sweep_costs_what_was_deleted_not_what_is_known(outcomes: dict[str, Any]) -> None:
+    """The daily sweep reads HubSpot's recycle bin (one list page each for contacts and tasks here)
+    instead of batch-reading every known contact and open task, and still finds a deleted contact
+    and a deleted task."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    (task,) = portal.tasks_of(ids["Reply"])
+    portal.at(START + timedelta(hours=2))
+    emu.delete_contact(ids["Unq"])
+    emu.delete_object("tasks", task["id"])
+    mark = emu.total_requests()
+
+    report = portal.sync(START + timedelta(days=1, hours=1))
+
+    assert report.status == "ok", report.errors
+    sent = [(e.method, e.path) for e in emu.requests()[mark:]]
+    assert ("POST", "/crm/v3/objects/contacts/batch/read") not in sent, sent  # no contact is checked by id
+    assert ("POST", "/crm/v3/objects/tasks/batch/read") not in sent, sent  # no task comes due within a day
+    assert sent.count(("GET", "/crm/v3/objects/contacts")) == 1 and sent.count(("GET", "/crm/v3/objects/tasks")) == 1
+    assert report.counts["contacts_gone"] == 1 and report.counts["tasks_checked"] == 0
+    assert "deleted" in _ends_with(portal, ids["Unq"], EnrollmentStatus.EXITED).reason
+    assert any(n.contact_id == ids["Reply"] and "cancelled or skipped" in n.reason for n in report.skipped)
+
+
+def test_a_task_gone_for_good_is_found_the_day_before_it_comes_due(outcomes: dict[str, Any]) -> None:
+    """A task deleted past the recycle bin (purged, or a GDPR delete) is not listed there: the sweep
+    checks each open task by id once, at the sweep within a day of its due time, and finds it gone."""
+    emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
+    (first,) = portal.tasks_of(ids["Reply"])
+    portal.at(START + timedelta(hours=2))
+    emu.delete_object("tasks", first["id"])
+    assert portal.sync(START + timedelta(days=1, hours=1)).status == "ok"  # skips that touch: the next task
+    (later,) = portal.open_tasks_of(ids["Reply"])
+    due = parse_time(later["hs_timestamp"])
+    assert due > START + timedelta(days=3), due  # past the next sweep's window: checked at a later one
+    emu.purge_object("tasks", later["id"])
+
+    report = portal.sync(START + timedelta(days=2, hours=1))
+    assert report.counts["tasks_checked"] == 0 and portal.open_tasks_of(ids["Reply"]) == []
+    when = max(due - timedelta(hours=12), START + timedelta(days=3, hours=1))  # the next sweep, a day on
+    assert due < when + timedelta(days=1), due  # within that sweep's window
+    after = portal.sync(when)
+
+    assert after.status == "ok", after.errors
+    assert after.counts["tasks_checked"] >= 1
+    assert any(n.contact_id == ids["Reply"] and "cancelled or skipped" in n.reason for n in after.skipped)

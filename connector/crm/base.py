@@ -11,6 +11,7 @@ Optional behaviour is declared by satisfying a small Protocol, checked by the sy
 - `FindsTasksByContact`: settles unknown writes through each task's contact (no search lag);
 - `VerifiesContacts` and `ChecksTasks`: the sweep, for what an incremental read cannot see
   (deleted or merged contacts, deleted tasks), every `Capabilities.sweep_every`;
+- `ListsDeletions`: the sweep reads what was deleted instead of checking everything known;
 - `RestoresMissingTasks`: a CRM where a task can go missing without being deleted (a file
   saved over): the sync writes those tasks back.
 - `HasAccountAliases`: the ids earlier versions knew the account by (a state created then
@@ -169,6 +170,23 @@ class ChecksTasks(Protocol):
 
     def check_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
         """One state per task key -> CRM id; a task gone from the CRM comes back DELETED."""
+        ...
+
+
+@runtime_checkable
+class ListsDeletions(Protocol):
+    """Optional, makes the sweep change-driven: what the CRM deleted, read from its recycle bin.
+
+    The sweep then costs what was deleted, not what is known: a CRM that can list its deleted
+    records answers from that list, and `ChecksTasks` is asked only about the open tasks
+    coming due (each once); `VerifiesContacts` only when no earlier sweep is trusted."""
+
+    def deleted_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
+        """Of `ids`, those the CRM lists as deleted: `Contact(id, deleted=True)`."""
+        ...
+
+    def deleted_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
+        """Of the tasks key -> CRM id, those the CRM lists as deleted: DELETED states."""
         ...
 
 

@@ -47,6 +47,7 @@ from connector.crm.base import (
     ContactBatch,
     FindsTasksByContact,
     ListsAllTasks,
+    ListsDeletions,
     ReadContext,
     RestoresMissingTasks,
     SetupReport,
@@ -361,6 +362,26 @@ class CRMConformance:
             self._read_all(crm)
             gone = {c.id: c for c in crm.verify_contacts(ids)}
             assert set(gone) == {ids[2]} and (gone[ids[2]].deleted or gone[ids[2]].merged_into)
+
+    def test_lists_its_deletions(self, crm: CRM, recruiter: RecruiterDriver) -> None:
+        """A CRM that lists its deletions (ListsDeletions): a deleted contact and a deleted task are
+        listed, among the ids asked about only; live ones never are."""
+        if not isinstance(crm, ListsDeletions):
+            pytest.skip("the adapter does not list its deletions")
+        ids = self.contact_ids()
+        self._read_all(crm)
+        tasks = [make_task(cid, n) for n, cid in enumerate(ids[:2])]
+        keys = {r.key: r.crm_id for r in self._create(crm, tasks)}
+        assert list(crm.deleted_contacts(ids)) == [] and list(crm.deleted_tasks(keys)) == []
+        recruiter.delete_contact(ids[2])
+        recruiter.delete_task(tasks[0].key)
+        self.wait_for_search(crm)
+        gone = list(crm.deleted_contacts(ids))
+        assert [c.id for c in gone] == [ids[2]] and gone[0].deleted
+        assert list(crm.deleted_contacts([ids[0]])) == []  # only the ids asked about
+        states = list(crm.deleted_tasks(keys))
+        assert [(s.key, s.status) for s in states] == [(tasks[0].key, TaskStatus.DELETED)]
+        assert list(crm.deleted_tasks({tasks[1].key: keys[tasks[1].key]})) == []
 
     def test_lost_write_is_ok_or_unknown_never_failed(self, crm: CRM) -> None:
         """A create whose answer is lost (applied, then the connection dropped) is reported ok (the adapter settled it)

@@ -99,6 +99,17 @@ class ActionsMixin:
                 raise KeyError(f"no live {obj_type} {object_id}")
             store.archive(rec)
 
+    def purge_object(self, obj_type: str, object_id) -> None:
+        """Delete for good (a GDPR delete, or the recycle bin emptied): gone from the recycle bin
+        too, so the `archived=true` list no longer shows it; its id answers as not found."""
+        with self.lock:
+            store = self.state.stores[object_type(obj_type)]
+            rec = store.get(object_id)
+            if rec is not None:
+                store.archive(rec)
+            if store.archived.pop(int(object_id), None) is None:
+                raise KeyError(f"no {obj_type} {object_id}")
+
     # -- recruiter and candidate actions -------------------------------------------------------------
     def _when(self, at) -> str:
         if at is None:
