@@ -12,9 +12,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+_AS_IS = frozenset({str, int, float, bool, list, dict})
+
 
 def jsonable(value: Any, *, when: Callable[[datetime], Any] = datetime.isoformat) -> Any:
     """`value` as JSON can hold it; a value with no JSON form raises TypeError."""
+    if value is None or type(value) in _AS_IS:  # the common case first (a str Enum is not a str here)
+        return value
     if isinstance(value, Enum):
         return value.value
     if value is None or isinstance(value, str | int | float | list | dict):

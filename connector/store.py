@@ -83,9 +83,15 @@ def stamp(text: str) -> datetime:
 # ---------------------------------------------------------------------- record codecs
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a records.py dataclass -> its field names, in order
+
+
 def record_json(record: Any) -> str:
     """A records.py dataclass as stable JSON (sorted keys)."""
-    data = {f.name: jsonable(getattr(record, f.name), when=ts) for f in fields(record)}
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = _FIELD_NAMES[type(record)] = tuple(f.name for f in fields(record))
+    data = {name: jsonable(getattr(record, name), when=ts) for name in names}
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
