@@ -37,7 +37,8 @@ MIB_PER_MB = 1e6 / 2**20
 FIRST_PER_1000 = 25.0  # requests per 1,000 contacts on a first sync, tasks included
 IDLE_MAX = 3  # requests on an idle incremental sync
 NAIVE_FACTOR = 50.0  # at least this many times fewer requests than the naive baseline
-FLOOR_RATIO = 1.3  # rate-limited first sync within this factor of the floor, with zero 429s
+FLOOR_RATIO = 1.3  # rate-limited first sync within this factor of the sequential floor, with zero 429s
+INTERLEAVED_RATIO = 1.2  # ... and of the interleaved floor (issue 14)
 MEMORY_MB = 500.0  # peak memory, sync at 100k and engine at 1M
 ENGINE_TARGET = 50_000  # bench/engine.py's own target: contacts per CPU second
 
@@ -312,24 +313,33 @@ class Bench:
         free = self.once("free", lambda: sb.rate_limited_first(n))
         data = {
             "contacts": n, "off": {"wall_s": off["wall_s"], "requests": off["requests"], "contacts": off_n},
-            "free": {k: free[k] for k in ("wall_s", "cpu_s", "requests", "http_429", "floor_s", "ratio_to_floor",
+            "free": {k: free[k] for k in ("wall_s", "cpu_s", "requests", "searches", "http_429", "floor_s",
+                                          "ratio_to_floor", "interleaved_floor_s", "ratio_to_interleaved_floor",
                                           "throttle_waited_s", "rate_limited_retries", "phases_s", "created", "status",
                                           "by_endpoint")},
         }
         if n != FULL["ratelimit"]:
             data["note"] = f"rate-limited run at {n:,} contacts"
         rows = [
-            [f"off ({off_n:,})", off["requests"], off["http_429"], "-", off["wall_s"], "-", "-"],
-            [f"free ({n:,})", free["requests"], free["http_429"], free["floor_s"], free["wall_s"],
-             free["ratio_to_floor"], free["throttle_waited_s"]],
+            [f"off ({off_n:,})", off["requests"], off["http_429"], "-", "-", off["wall_s"], "-", "-", "-"],
+            [f"free ({n:,})", free["requests"], free["http_429"], free["floor_s"], free["interleaved_floor_s"],
+             free["wall_s"], free["ratio_to_floor"], free["ratio_to_interleaved_floor"], free["throttle_waited_s"]],
         ]
-        t = table("First sync wall time; floor = requests needed / (100 per 10 s), searches at most 5 per s",
-                  ["rate limit", "requests", "429s", "floor s", "wall s", "wall / floor", "throttle waited s"], rows)
+        t = table("First sync wall time against two floors (100 requests per 10 s, searches at most 5 per s; 429s not "
+                  "counted): sequential = searches / 5 per s + the rest / 10 per s (reads, then writes); interleaved = "
+                  "max(requests / 10 per s, searches / 5 per s) (the two limits are independent)",
+                  ["rate limit", "requests", "429s", "sequential floor s", "interleaved floor s", "wall s",
+                   "wall / sequential", "wall / interleaved", "throttle waited s"], rows)
         phases = [[name, span[0], span[1]] for name, span in free["phases_s"].items()]
         t2 = table(f"Free-tier run phases (seconds into the run, {n:,} contacts)", ["phase", "first", "last"], phases)
-        targets = [target("rate-limited first sync: wall / floor (and zero 429s)", free["ratio_to_floor"], FLOOR_RATIO,
-                          at_most=True, unit="x", extra_ok=free["http_429"] == 0,
-                          note=f"{free['http_429']} 429s at {n:,} contacts")]
+        no_429 = free["http_429"] == 0
+        targets = [
+            target("rate-limited first sync: wall / sequential floor (and zero 429s)", free["ratio_to_floor"],
+                   FLOOR_RATIO, at_most=True, unit="x", extra_ok=no_429, note=f"{free['http_429']} 429s at {n:,} contacts"),
+            target("rate-limited first sync: wall / interleaved floor (and zero 429s)",
+                   free["ratio_to_interleaved_floor"], INTERLEAVED_RATIO, at_most=True, unit="x", extra_ok=no_429,
+                   note=f"issue 14; {free['searches']:,} searches, {free['http_429']} 429s at {n:,} contacts"),
+        ]
         return data, [t, t2], targets
 
     def part_memory(self) -> tuple[dict[str, Any], list[dict], list[dict]]:

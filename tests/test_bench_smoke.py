@@ -38,10 +38,15 @@ def test_bench_quick_runs_and_prints_json() -> None:
     naive = summary["parts"]["naive"]
     assert {"requests_factor", "wall_ratio_sync_over_naive", "extrapolated"} <= set(naive)
     assert naive["naive"]["requests"] > naive["sync_requests"]
-    assert {"ratio_to_floor", "http_429", "floor_s"} <= set(summary["parts"]["ratelimit"]["free"])
+    free = summary["parts"]["ratelimit"]["free"]
+    assert {"ratio_to_floor", "http_429", "floor_s", "interleaved_floor_s", "ratio_to_interleaved_floor"} <= set(free)
+    # interleaved: bounded by the larger of the two limits, never more than reading then writing
+    assert free["interleaved_floor_s"] == round(max((free["requests"] - free["http_429"]) / 10, free["searches"] / 5), 1)
+    assert free["interleaved_floor_s"] <= free["floor_s"]
+
     assert {"sync_peak_rss_mib", "engine_rss_peak_mib", "sync_first_traced"} <= set(summary["parts"]["memory"])
     assert summary["parts"]["engine"]["contacts_per_cpu_s"] > 0
 
     names = [t["name"] for t in summary["targets"]]
-    assert len(names) == 7
+    assert len(names) == 8
     assert all({"target", "value", "pass", "margin_pct"} <= set(t) for t in summary["targets"])
