@@ -38,6 +38,14 @@ def test_bench_quick_runs_and_prints_json() -> None:
     naive = summary["parts"]["naive"]
     assert {"requests_factor", "wall_ratio_sync_over_naive", "extrapolated"} <= set(naive)
     assert naive["naive"]["requests"] > naive["sync_requests"]
+    # the competent script: fewer requests than naive, and a rerun duplicates every task (ours creates none)
+    competent = naive["competent"]
+    assert competent["requests"] < naive["naive"]["requests"]
+    assert competent["tasks_in_crm"] == naive["tasks"]
+    assert competent["rerun"]["tasks_in_crm"] == 2 * naive["tasks"]
+    assert naive["sync_rerun_created"] == 0
+    assert set(naive["free_tier_floor_s"]) == {"naive", "competent", "sync"}
+
     free = summary["parts"]["ratelimit"]["free"]
     assert {"ratio_to_floor", "http_429", "floor_s", "interleaved_floor_s", "ratio_to_interleaved_floor"} <= set(free)
     # interleaved: bounded by the larger of the two limits, never more than reading then writing
