@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/run.py                    # everything, under 10 minutes on 2 cores
     .venv/bin/python bench/run.py --quick            # a smoke run with a few hundred contacts
-    .venv/bin/python bench/run.py --only requests    # one part (repeatable): requests, naive,
-                                                     #   ratelimit, memory, engine
+    .venv/bin/python bench/run.py --only requests    # one part (repeatable): requests, naive (both
+                                                     #   baselines), ratelimit, steady, memory, engine
     .venv/bin/python bench/run.py --markdown bench/RESULTS.md   # also write the tables as Markdown
 
 Every part prints a table and one JSON line (`{"part": ...}`); the last line is one JSON
@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import competent
 import naive
+import steady
 import sync_bench as sb
 
-PARTS = ("requests", "naive", "ratelimit", "memory", "engine")
+PARTS = ("requests", "naive", "ratelimit", "steady", "memory", "engine")
 MIB_PER_MB = 1e6 / 2**20
 
 # targets
@@ -41,11 +42,13 @@ IDLE_MAX = 3  # requests on an idle incremental sync
 NAIVE_FACTOR = 50.0  # at least this many times fewer requests than the naive baseline
 FLOOR_RATIO = 1.3  # rate-limited first sync within this factor of the sequential floor, with zero 429s
 INTERLEAVED_RATIO = 1.2  # ... and of the interleaved floor (issue 14)
+STEADY_RATIO = 2.0  # the steady-state day: requests at most this many times its floor (issue 14)
 MEMORY_MB = 500.0  # peak memory, sync at 100k and engine at 1M
 ENGINE_TARGET = 50_000  # bench/engine.py's own target: contacts per CPU second
 
-FULL = {"sizes": [10_000, 100_000], "naive": 10_000, "ratelimit": 100_000, "memory": 100_000, "engine": 1_000_000}
-QUICK = {"sizes": [300], "naive": 300, "ratelimit": 300, "memory": 300, "engine": 5_000}
+FULL = {"sizes": [10_000, 100_000], "naive": 10_000, "ratelimit": 100_000, "steady": 100_000, "memory": 100_000,
+        "engine": 1_000_000}
+QUICK = {"sizes": [300], "naive": 300, "ratelimit": 300, "steady": 300, "memory": 300, "engine": 5_000}
 
 
 def say(message: str) -> None:
@@ -383,6 +386,38 @@ class Bench:
                    note=f"issue 14; {free['searches']:,} searches, {free['http_429']} 429s at {n:,} contacts"),
         ]
         return data, [t, t2], targets
+
+    def part_steady(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
+        n = self.sizes["steady"]
+        child = n >= 50_000  # large syncs in a child process, as in the requests part
+        say(f"steady-state day: {n:,} contacts, first sync, then {steady.RUNS} hourly syncs over a day of recruiter "
+            f"work ({steady.COMPLETED_SHARE:.0%} of n tasks completed, {steady.CHANGED_SHARE:.0%} contacts changed)")
+        day = self.once("steady", lambda: steady.steady_day(n, child=child))
+        data = {k: v for k, v in day.items() if k != "per_run"}
+        data["per_run"] = [{k: r[k] for k in ("run", "at_h", "completed", "changed", "created", "closed", "requests",
+                                              "floor")} for r in day["per_run"]]
+        fk = day["floor_by_kind"]
+        t = table(f"Steady-state day at {n:,} contacts: {day['runs']} syncs, one every {day['every_h']:g} h; "
+                  f"{day['completed']:,} tasks completed, {day['changed']:,} contacts changed",
+                  ["requests", "floor", "requests / floor", "created", "closed", "contact searches (floor)",
+                   "task searches (floor)", "batch creates (floor)", "batch updates (floor)", "429s"],
+                  [[day["requests"], day["floor"], day["ratio_to_floor"], day["created"], day["closed"],
+                    fk["contact_searches"], fk["task_searches"], fk["batch_creates"], fk["batch_updates"],
+                    day["http_429"]]])
+        heavy = day["heaviest_run"]
+        t2 = table(f"Steady-state day: requests by endpoint (all {day['runs']} runs; the heaviest, run {heavy['run']} at "
+                   f"+{heavy['at_h']:g} h, beside)", ["endpoint", "day", "share", f"run {heavy['run']}"],
+                   [[ep, c, f"{c / day['requests']:.0%}", heavy["by_endpoint"].get(ep, 0)]
+                    for ep, c in day["by_endpoint"].items()])
+        t3 = table("Steady-state day, run by run (floor: change searches at least 1 each, + creates / 100, "
+                   "+ closes / 100)", ["run", "at +h", "completed", "changed", "created", "closed", "requests", "floor"],
+                   [[r["run"], f"{r['at_h']:g}", r["completed"], r["changed"], r["created"], r["closed"], r["requests"],
+                     r["floor"]] for r in day["per_run"]])
+        targets = [target(f"steady-state day at {n:,} contacts: requests / floor", day["ratio_to_floor"], STEADY_RATIO,
+                          at_most=True, unit="x", extra_ok=day["statuses"] == ["ok"],
+                          note=f"issue 14; {day['requests']:,} requests, floor {day['floor']:,}; "
+                               f"heaviest run {heavy['requests']:,}")]
+        return data, [t, t2, t3], targets
 
     def part_memory(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
         n = self.sizes["memory"]

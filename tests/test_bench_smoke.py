@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = {"requests", "naive", "ratelimit", "memory", "engine"}
+PARTS = {"requests", "naive", "ratelimit", "steady", "memory", "engine"}
 
 
 @pytest.mark.timeout(300)
@@ -52,9 +52,17 @@ def test_bench_quick_runs_and_prints_json() -> None:
     assert free["interleaved_floor_s"] == round(max((free["requests"] - free["http_429"]) / 10, free["searches"] / 5), 1)
     assert free["interleaved_floor_s"] <= free["floor_s"]
 
+    day = summary["parts"]["steady"]
+    assert day["runs"] == 24 and len(day["per_run"]) == 24
+    assert day["completed"] == round(0.05 * day["contacts"]) and day["changed"] == round(0.01 * day["contacts"])
+    assert day["requests"] == sum(day["by_endpoint"].values()) == sum(r["requests"] for r in day["per_run"])
+    # the floor: at least the two change searches a run, plus what the day created and closed
+    assert day["floor"] == sum(day["floor_by_kind"].values()) >= 2 * day["runs"]
+    assert day["floor_by_kind"]["batch_creates"] >= -(-day["created"] // 100) and day["created"] > 0
+    assert day["statuses"] == ["ok"]
     assert {"sync_peak_rss_mib", "engine_rss_peak_mib", "sync_first_traced"} <= set(summary["parts"]["memory"])
     assert summary["parts"]["engine"]["contacts_per_cpu_s"] > 0
 
     names = [t["name"] for t in summary["targets"]]
-    assert len(names) == 8
+    assert len(names) == 9
     assert all({"target", "value", "pass", "margin_pct"} <= set(t) for t in summary["targets"])
