@@ -63,11 +63,9 @@ def rebuild_lost_state(crm: object, store: Store, config: Config, report: SyncRe
     contacts = store.contacts({r.task.contact_id for r in records})
     enrollments = rebuild_enrollments(config, report.account, records, contacts, now)
     with store.transaction():
-        for r in records:
-            store.add_intent(_payload(r, now), now)
+        store.add_intents((_payload(r, now) for r in records), now)
         store.apply_task_states([r.task for r in records], now)
-        for contact_id, rebuilt in enrollments.items():
-            store.put_enrollments(contact_id, rebuilt, now)
+        store.put_enrollments_many(enrollments, now)
         store.mark_needs_plan(enrollments)
     report.counts["rebuilt_tasks"] += len(records)
     report.counts["rebuilt_enrollments"] += sum(len(e) for e in enrollments.values())

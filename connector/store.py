@@ -223,7 +223,7 @@ class Store(Protocol):
 
     # contacts cache: the last seen version of every contact, and who needs planning
     def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> list[str]:
-        """Cache contacts; return (and mark as needing a plan) the ids that are new or changed."""
+        """Cache contacts (in one batch); return (and mark as needing a plan) the ids that are new or changed."""
         ...
 
     def contacts(self, ids: Iterable[str]) -> dict[str, Contact]: ...
@@ -251,6 +251,10 @@ class Store(Protocol):
         """Replace a contact's enrollments with this complete list."""
         ...
 
+    def put_enrollments_many(self, by_contact: Mapping[str, Sequence[Enrollment]], now: datetime) -> None:
+        """Replace each named contact's enrollments with its complete list, in one batch."""
+        ...
+
     def mark_due(self, now: datetime) -> int:
         """Mark contacts whose snooze is over, or whose active enrollment waits on no task; return how many."""
         ...
@@ -264,8 +268,16 @@ class Store(Protocol):
         """Record a create as `pending`; False (and no change) when the key is already known."""
         ...
 
+    def add_intents(self, tasks: Iterable[CreateTask], now: datetime) -> int:
+        """`add_intent` for many tasks in one batch; return how many were newly recorded."""
+        ...
+
     def request_close(self, close: CloseTask, now: datetime) -> bool:
         """Record the intent to close a task; False when the key is unknown or closed."""
+        ...
+
+    def request_closes(self, closes: Iterable[CloseTask], now: datetime) -> int:
+        """`request_close` for many closes in one batch; return how many were recorded."""
         ...
 
     def tasks_of(self, contact_ids: Iterable[str]) -> dict[str, list[LedgerRow]]: ...

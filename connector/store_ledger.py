@@ -36,21 +36,27 @@ class LedgerQueries:
     """The task ledger: one row per task key."""
 
     def add_intent(self: SQLSession, task: CreateTask, now: datetime) -> bool:
+        return LedgerQueries.add_intents(self, [task], now) == 1
+
+    def add_intents(self: SQLSession, tasks: Iterable[CreateTask], now: datetime) -> int:
+        """Record creates as `pending` in one batch; return how many were new (a known key is left as it is)."""
         with self.transaction():
-            cur = self._q(
+            return self._qmany(
                 "INSERT INTO tasks (account, key, contact_id, owner_id, status, payload, due_at, created_at, updated_at) "
                 f"VALUES (?,?,?,?,'{PENDING}',?,?,?,?) ON CONFLICT (account, key) DO NOTHING",
-                (self.account, task.key, task.contact_id, task.owner_id, record_json(task), ts(task.due_at), ts(now), ts(now)),
+                [(self.account, t.key, t.contact_id, t.owner_id, record_json(t), ts(t.due_at), ts(now), ts(now)) for t in tasks],
             )
-            return cur.rowcount == 1
 
     def request_close(self: SQLSession, close: CloseTask, now: datetime) -> bool:
+        return LedgerQueries.request_closes(self, [close], now) == 1
+
+    def request_closes(self: SQLSession, closes: Iterable[CloseTask], now: datetime) -> int:
+        """Record close intents in one batch; return how many matched a known, not yet closed task."""
         with self.transaction():
-            cur = self._q(
+            return self._qmany(
                 f"UPDATE tasks SET close_reason=?, updated_at=? WHERE account=? AND key=? AND status!='{CLOSED}'",
-                (close.reason or "closed", ts(now), self.account, close.key),
+                [(c.reason or "closed", ts(now), self.account, c.key) for c in closes],
             )
-            return cur.rowcount == 1
 
     def tasks_of(self: SQLSession, contact_ids: Iterable[str]) -> dict[str, list[LedgerRow]]:
         found: dict[str, list[LedgerRow]] = {}
@@ -84,54 +90,49 @@ class LedgerQueries:
                       keys, ts(now), ts(now))
 
     def record_creates(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
+        at = ts(now)
         with self.transaction():
-            for res in results:
-                if res.ok:
-                    self._q(
-                        f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
-                        "last_error='', updated_at=? WHERE account=? AND key=?",
-                        (res.crm_id, ts(now), self.account, res.key),
-                    )
-                elif res.unknown:
-                    self._q(
-                        f"UPDATE tasks SET status='{UNKNOWN}', last_error=?, updated_at=? WHERE account=? AND key=?",
-                        (res.error, ts(now), self.account, res.key),
-                    )
-                else:  # retryable: pending again (sent after a back-off, however often it failed); else failed
-                    self._q(
-                        f"UPDATE tasks SET status=CASE WHEN ?=1 THEN '{PENDING}' ELSE '{FAILED}' END, "
-                        "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
-                        (int(res.retryable), res.error, ts(now), self.account, res.key),
-                    )
+            self._qmany(
+                f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                "last_error='', updated_at=? WHERE account=? AND key=?",
+                [(res.crm_id, at, self.account, res.key) for res in results if res.ok],
+            )
+            self._qmany(
+                f"UPDATE tasks SET status='{UNKNOWN}', last_error=?, updated_at=? WHERE account=? AND key=?",
+                [(res.error, at, self.account, res.key) for res in results if not res.ok and res.unknown],
+            )
+            # retryable: pending again (sent after a back-off, however often it failed); else failed
+            self._qmany(
+                f"UPDATE tasks SET status=CASE WHEN ?=1 THEN '{PENDING}' ELSE '{FAILED}' END, "
+                "attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
+                [(int(res.retryable), res.error, at, self.account, res.key) for res in results if not res.ok and not res.unknown],
+            )
 
     def record_closes(self: SQLSession, results: Sequence[Any], now: datetime) -> None:
+        at = ts(now)
         with self.transaction():
-            for res in results:
-                if res.ok:
-                    self._q(
-                        f"UPDATE tasks SET status='{CLOSED}', crm_status=CASE WHEN crm_status='completed' THEN 'completed' ELSE 'deleted' END, "
-                        "last_error='', updated_at=? WHERE account=? AND key=?",
-                        (ts(now), self.account, res.key),
-                    )
-                elif res.retryable or res.unknown:
-                    self._q(
-                        "UPDATE tasks SET attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
-                        (res.error, ts(now), self.account, res.key),
-                    )
-                else:
-                    self._q(
-                        "UPDATE tasks SET close_reason='', last_error=?, updated_at=? WHERE account=? AND key=?",
-                        (f"close failed: {res.error}", ts(now), self.account, res.key),
-                    )
+            self._qmany(
+                f"UPDATE tasks SET status='{CLOSED}', crm_status=CASE WHEN crm_status='completed' THEN 'completed' ELSE 'deleted' END, "
+                "last_error='', updated_at=? WHERE account=? AND key=?",
+                [(at, self.account, res.key) for res in results if res.ok],
+            )
+            self._qmany(
+                "UPDATE tasks SET attempts=attempts+1, last_error=?, updated_at=? WHERE account=? AND key=?",
+                [(res.error, at, self.account, res.key) for res in results if not res.ok and (res.retryable or res.unknown)],
+            )
+            self._qmany(
+                "UPDATE tasks SET close_reason='', last_error=?, updated_at=? WHERE account=? AND key=?",
+                [(f"close failed: {res.error}", at, self.account, res.key)
+                 for res in results if not res.ok and not (res.retryable or res.unknown)],
+            )
 
     def resolve(self: SQLSession, found: Mapping[str, str], missing: Iterable[str], now: datetime) -> None:
         with self.transaction():
-            for key, crm_id in found.items():
-                self._q(
-                    f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
-                    f"updated_at=? WHERE account=? AND key=? AND status='{UNKNOWN}'",
-                    (crm_id, ts(now), self.account, key),
-                )
+            self._qmany(
+                f"UPDATE tasks SET status='{CREATED}', crm_id=?, crm_status=CASE WHEN crm_status='' THEN 'open' ELSE crm_status END, "
+                f"updated_at=? WHERE account=? AND key=? AND status='{UNKNOWN}'",
+                [(crm_id, ts(now), self.account, key) for key, crm_id in found.items()],
+            )
             update_in(self, f"UPDATE tasks SET status='{PENDING}', updated_at=? WHERE account=? AND status='{UNKNOWN}' AND key IN ({{ids}})",
                       missing, ts(now))
 

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -144,6 +144,17 @@ class PostgresStore(SQLiteStore):
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.db.execute(_SQL[sql], params)
+
+    def _qmany(self, sql: str, seq_of_params: Iterable[Sequence[Any]]) -> int:
+        """`sql` once per parameter row in one psycopg `executemany`, which pipelines them (one round
+        trip for the batch, not one per row); the rows changed in all (psycopg sums the rowcounts)."""
+        rows = list(seq_of_params)
+        if not rows:
+            return 0
+        db: psycopg.Connection[Any] = self.db  # type: ignore[assignment]  # see __init__
+        with db.cursor() as cur:
+            cur.executemany(_SQL[sql], rows)
+            return cur.rowcount
 
     @contextlib.contextmanager
     def exclusive_run(self) -> Iterator[None]:

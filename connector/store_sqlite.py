@@ -18,7 +18,7 @@ import errno
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,13 @@ class SQLiteStore(ContactQueries, LedgerQueries):
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.db.execute(sql, params)
+
+    def _qmany(self, sql: str, seq_of_params: Iterable[Sequence[Any]]) -> int:
+        """`sql` once per parameter row, in sqlite3's own loop; the rows changed in all."""
+        rows = list(seq_of_params)
+        if not rows:
+            return 0
+        return self.db.executemany(sql, rows).rowcount
 
     # -- cursors and runs
     def cached_owners(self, max_age: timedelta, now: datetime) -> list[Owner] | None:

@@ -241,8 +241,7 @@ class SyncRun:
                                                          and any(n.kind in _STARTS for n in cp.notes)}, "queued")
                 if queued is not None:
                     queued.update(cp.contact_id for cp in chunk if any(n.kind == "queue" for n in cp.notes))
-                for cp in chunk:
-                    self.record(cp)
+                self.record_chunk(chunk)
             planned += len(chunk)
             self.progress("planning", planned, None)
             if chunk:
@@ -271,22 +270,20 @@ class SyncRun:
             self.store.cache_owners(owners, self.now)
         return owners
 
-    def record(self, cp: ContactPlan) -> None:
-        for task in cp.creates:
-            if self.store.add_intent(task, self.now):
-                self.report.counts["intended_creates"] += 1
-        for close in cp.closes:
-            if self.store.request_close(close, self.now):
-                self.report.counts["intended_closes"] += 1
-        if cp.enrollments is not None:
-            self.store.put_enrollments(cp.contact_id, cp.enrollments, self.now)
-        for note in cp.notes:
-            counted = _NOTE_COUNTS.get(note.kind)
-            if counted:
-                self.report.counts[counted] += 1
-            item = NoteItem(note.contact_id, "", note.kind, note.cadence_id, note.step_id, note.reason)
-            self.report.add("skipped" if note.kind == "skip" else "notes", item)
-        self.store.clear_needs_plan([cp.contact_id])
+    def record_chunk(self, chunk: Sequence[ContactPlan]) -> None:
+        """Record a chunk's plans (inside its transaction): one batched write per kind, in the order
+        a single contact's were made (intents, closes, enrollments, needs-plan cleared)."""
+        self.report.counts["intended_creates"] += self.store.add_intents((t for cp in chunk for t in cp.creates), self.now)
+        self.report.counts["intended_closes"] += self.store.request_closes((c for cp in chunk for c in cp.closes), self.now)
+        self.store.put_enrollments_many({cp.contact_id: cp.enrollments for cp in chunk if cp.enrollments is not None}, self.now)
+        for cp in chunk:
+            for note in cp.notes:
+                counted = _NOTE_COUNTS.get(note.kind)
+                if counted:
+                    self.report.counts[counted] += 1
+                item = NoteItem(note.contact_id, "", note.kind, note.cadence_id, note.step_id, note.reason)
+                self.report.add("skipped" if note.kind == "skip" else "notes", item)
+        self.store.clear_needs_plan([cp.contact_id for cp in chunk])
 
     # -- 6. cursors
     def move_cursors(self) -> None:

@@ -153,6 +153,43 @@ def test_an_intent_is_recorded_once_per_key(store: Store) -> None:
     assert row.key == task.key and row.task == task and row.status == "pending"
 
 
+def test_intents_and_closes_are_recorded_in_batches(store: Store) -> None:
+    """add_intents counts only the keys it newly recorded (a known key, or one twice in the batch, counts once);
+    request_closes counts the closes that found a task not yet closed; the single-row methods agree."""
+    a, b, c = (make_task("c1", n, run="r") for n in range(3))
+    assert store.add_intent(a, NOW)
+    assert store.add_intents([a, b, c, b], NOW) == 2
+    assert store.add_intents([], NOW) == 0
+    assert [r.key for r in store.ledger(["pending"])] == sorted([a.key, b.key, c.key])
+    assert store.get(b.key).task == b
+    store.mark_sending([c.key], NOW)
+    store.record_closes([WriteResult(c.key, True)], NOW)  # c is closed: no new close intent for it
+    closes = [CloseTask(a.key, "c1", "", "replied"), CloseTask(c.key, "c1", "", "late"), CloseTask("nobody", "c9", "", "x")]
+    assert store.request_closes(closes, NOW) == 1
+    assert store.request_closes([], NOW) == 0
+    assert [(r.key, r.close_reason) for r in store.closes_due(limit=10)] == [(a.key, "replied")]
+    assert store.request_close(CloseTask(b.key, "c1", "", ""), NOW)
+    assert {r.key: r.close_reason for r in store.closes_due(limit=10)} == {a.key: "replied", b.key: "closed"}
+
+
+def test_write_results_are_recorded_in_batches(store: Store) -> None:
+    """A close batch's results: ok -> closed; retryable or unknown -> tried again; refused -> the intent is dropped."""
+    tasks = [make_task("c1", n, run="r") for n in range(3)]
+    store.add_intents(tasks, NOW)
+    store.mark_sending([t.key for t in tasks], NOW)
+    store.record_creates([WriteResult(t.key, True, crm_id=f"T{n}") for n, t in enumerate(tasks)], NOW)
+    assert store.request_closes([CloseTask(t.key, "c1", f"T{n}", "exited") for n, t in enumerate(tasks)], NOW) == 3
+    store.record_closes([
+        WriteResult(tasks[0].key, True), WriteResult(tasks[1].key, False, error="503", retryable=True),
+        WriteResult(tasks[2].key, False, error="403 no"),
+    ], NOW)
+    rows = {t.key: store.get(t.key) for t in tasks}
+    assert (rows[tasks[0].key].status, rows[tasks[0].key].crm_status) == ("closed", "deleted")
+    assert (rows[tasks[1].key].attempts, rows[tasks[1].key].close_reason) == (1, "exited")
+    assert (rows[tasks[2].key].close_reason, rows[tasks[2].key].last_error) == ("", "close failed: 403 no")
+    assert [r.key for r in store.closes_due(limit=10)] == [tasks[1].key]
+
+
 def test_ledger_follows_the_write_results(store: Store) -> None:
     """unknown before sending; then ok -> created, retryable -> pending (+1 attempt), failed -> failed, unknown stays unknown."""
     tasks = [make_task("c1", n, run="r") for n in range(4)]
@@ -264,6 +301,30 @@ def test_enrollments_are_replaced_and_due_ones_found(store: Store) -> None:
     assert store.needs_plan() == ["c1"]
     store.put_enrollments("c1", [], NOW)
     assert store.enrollments(["c1"]) == {}
+
+
+def test_enrollments_of_many_contacts_are_replaced_at_once(store: Store) -> None:
+    """put_enrollments_many replaces every named contact's list (an empty list deletes) and leaves the others."""
+    def enrollment(cid: str, seq: int, status: EnrollmentStatus = EnrollmentStatus.ACTIVE) -> Enrollment:
+        return Enrollment(cid, "a", 1, seq, status, NOW, step_index=0)
+
+    store.put_enrollments_many({"c1": [enrollment("c1", 1)], "c2": [enrollment("c2", 1)], "c3": [enrollment("c3", 1)]}, NOW)
+    two = (enrollment("c1", 1, EnrollmentStatus.EXITED), enrollment("c1", 2))
+    store.put_enrollments_many({"c1": two, "c2": []}, NOW)
+    store.put_enrollments_many({}, NOW)
+    assert store.enrollments(["c1", "c2", "c3"]) == {"c1": two, "c3": (enrollment("c3", 1),)}
+
+
+def test_a_batch_of_contacts_updates_only_what_changed(store: Store) -> None:
+    """upsert_contacts over a batch mixing new, changed and unchanged contacts: only the first two are marked;
+    the referrals of a contact come back in id order."""
+    first = [Contact(f"c{n}", f"N{n}", referred_by="r" if n % 2 else "") for n in range(6)]
+    assert store.upsert_contacts(first, NOW) == [c.id for c in first]
+    store.clear_needs_plan([c.id for c in first])
+    again = [*first[:3], Contact("c3", "changed", referred_by="r"), *first[4:], Contact("c9", "new", referred_by="r")]
+    assert store.upsert_contacts(list(reversed(again)), NOW + timedelta(hours=1)) == ["c9", "c3"]
+    assert store.needs_plan() == ["c3", "c9"]
+    assert [c.id for c in store.referrals_of(["r"])["r"]] == ["c1", "c3", "c5", "c9"]
 
 
 def test_a_transaction_is_all_or_nothing(store: Store) -> None:
