@@ -14,7 +14,7 @@ from typing import Any
 from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
 
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
-from .store_sql import SQLSession, marks, select_in, update_in
+from .store_sql import SQLSession, select_in, update_in
 
 LEDGER_COLUMNS = (
     "key, contact_id, owner_id, status, crm_id, attempts, last_error, payload, due_at, sent_at, "
@@ -66,11 +66,21 @@ class LedgerQueries:
         return found
 
     def ledger(self: SQLSession, statuses: Sequence[str], *, limit: int | None = None, after: str = "") -> list[LedgerRow]:
-        sql = f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND status IN ({marks(len(statuses))}) AND key>? ORDER BY key"
-        params: list[Any] = [self.account, *statuses, after]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        # each status reads its own range of tasks_by_status (account, status, key), in key order; several are
+        # merged by the database (UNION ALL, then ORDER BY key: the database's order, which the paging by key
+        # follows). `status IN (...) ORDER BY key` made SQLite walk the whole ledger in key order instead,
+        # once per page of pending creates: quadratic in the ledger's size.
+        wanted = list(dict.fromkeys(statuses))
+        if not wanted:
+            return []
+        one = f"SELECT {LEDGER_COLUMNS} FROM tasks WHERE account=? AND status=? AND key>? ORDER BY key"
+        page, tail = (" LIMIT ?", [limit]) if limit is not None else ("", [])
+        params: list[Any] = [p for status in wanted for p in (self.account, status, after, *tail)]
+        if len(wanted) == 1:
+            sql = one + page
+        else:
+            sql = " UNION ALL ".join(f"SELECT * FROM ({one}{page}) AS s{n}" for n in range(len(wanted))) + " ORDER BY key" + page
+            params += tail
         return [ledger_row(r) for r in self._q(sql, params)]
 
     def get(self: SQLSession, key: str) -> LedgerRow | None:

@@ -76,6 +76,13 @@ def _v3_pacing(db: sqlite3.Connection) -> None:
     )
 
 
+@migration(4)
+def _v4_closes_due_index(db: sqlite3.Connection) -> None:
+    """The closes still to send, found through a partial index instead of a walk of the whole ledger
+    (`closes_due` runs once per planned chunk: without it a first sync is quadratic in tasks)."""
+    db.execute(schema.index_ddl("sqlite", "tasks_closes_due"))
+
+
 def _version(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
 

@@ -33,7 +33,12 @@ from .store_sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # PostgreSQL schema versions (its own line: it starts at the SQLite file's latest tables)
+SCHEMA_VERSION = 2  # PostgreSQL schema versions (its own line: it starts at the SQLite file's latest tables)
+# the upgrades of an older PostgreSQL state, by the version they bring it to (a fresh one gets today's
+# schema from connector/schema.py at once); each runs in the migration's transaction, under its lock
+UPGRADES: dict[int, tuple[str, ...]] = {
+    2: (schema.index_ddl("postgresql", "tasks_closes_due"),),  # closes_due without a walk of the ledger
+}
 _LOCK_SPACE = 0x43414443  # 'CADC': the first key of every advisory lock crm-cadence takes
 _MIGRATION_LOCK = 1
 
@@ -100,6 +105,12 @@ def migrate(db: psycopg.Connection[Any]) -> int:
                 db.execute(statement)
             db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
             log.info("PostgreSQL state: schema created", extra={"version": SCHEMA_VERSION})
+            return SCHEMA_VERSION
+        for version in sorted(v for v in UPGRADES if v > current):
+            for statement in UPGRADES[version]:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            log.info("PostgreSQL state: schema upgraded", extra={"version": version})
     return SCHEMA_VERSION
 
 

@@ -98,10 +98,12 @@ class ContactQueries:
         return found
 
     def referrals_of(self: SQLSession, ids: Iterable[str]) -> dict[str, list[Contact]]:
-        found: dict[str, list[Contact]] = {}
-        for r in select_in(self, "SELECT referred_by, data FROM contacts WHERE account=? AND referred_by IN ({ids}) ORDER BY id", ids):
-            found.setdefault(r["referred_by"], []).append(contact_from_json(r["data"]))
-        return found
+        # sorted here, not by ORDER BY id: that makes SQLite walk the account's contacts in id order
+        # (all of them, for every page of referrers) instead of looking the referrers up in their index
+        rows: dict[str, list[tuple[str, str]]] = {}
+        for r in select_in(self, "SELECT id, referred_by, data FROM contacts WHERE account=? AND referred_by IN ({ids})", ids):
+            rows.setdefault(r["referred_by"], []).append((r["id"], r["data"]))
+        return {referrer: [contact_from_json(data) for _, data in sorted(found)] for referrer, found in rows.items()}
 
     def mark_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
         with self.transaction():
@@ -174,9 +176,9 @@ class ContactQueries:
 
     # -- pacing and sweeps
     def live_contact_ids(self: SQLSession) -> list[str]:
-        rows = self._q("SELECT DISTINCT contact_id FROM enrollments WHERE account=? AND status IN ('active','snoozed') "
-                       "ORDER BY contact_id", (self.account,))
-        return [r["contact_id"] for r in rows]
+        # sorted here: ORDER BY contact_id would make SQLite walk every enrollment (ended ones too) in key order
+        rows = self._q("SELECT contact_id FROM enrollments WHERE account=? AND status IN ('active','snoozed')", (self.account,))
+        return sorted({r["contact_id"] for r in rows})
 
     def queued_contacts(self: SQLSession, per_owner: int) -> list[str]:
         rows = self._q(

@@ -135,6 +135,27 @@ def test_an_old_state_file_is_upgraded_to_the_fresh_schema(tmp_path: Path) -> No
         assert [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")] == sorted(MIGRATIONS)
 
 
+def test_an_older_postgresql_schema_is_upgraded(pg_url: str) -> None:
+    """A PostgreSQL state at schema version 1 (before the closes-due index) gets the index and version 2 when a
+    worker of this version opens it; the next worker finds it current."""
+    import psycopg
+
+    from connector.store_pg import SCHEMA_VERSION, PostgresStore
+
+    PostgresStore.connect(pg_url, "acct").close()
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("DROP INDEX tasks_closes_due")
+        db.execute("DELETE FROM schema_version")
+        db.execute("INSERT INTO schema_version (version) VALUES (1)")
+    for _ in range(2):
+        PostgresStore.connect(pg_url, "acct").close()
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        assert [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")] == [1, SCHEMA_VERSION] == [1, 2]
+        [(definition,)] = db.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_closes_due' "
+                                   "AND schemaname = current_schema()").fetchall()
+    assert "WHERE ((close_reason <> ''::text) AND (status <> 'closed'::text))" in definition
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     """A state file written by a newer crm-cadence is not touched by an older one."""
     db = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
@@ -208,6 +229,24 @@ def test_ledger_follows_the_write_results(store: Store) -> None:
     assert (rows[tasks[1].key].status, rows[tasks[1].key].attempts) == ("pending", 1)
     assert (rows[tasks[2].key].status, rows[tasks[2].key].last_error) == ("failed", "400 bad owner")
     assert rows[tasks[3].key].status == "unknown" and rows[tasks[3].key].sent_at == NOW
+
+
+def test_the_ledger_pages_through_several_statuses_in_key_order(store: Store) -> None:
+    """ledger(statuses, limit, after) over several statuses: every row once, in key order, page by page."""
+    tasks = [make_task(f"c{n}", n, run="r") for n in range(7)]
+    store.add_intents(tasks, NOW)
+    store.mark_sending([t.key for t in tasks[::2]], NOW)
+    store.record_creates([WriteResult(t.key, False, error="400") for t in tasks[::2]], NOW)  # failed
+    store.mark_sending([tasks[1].key], NOW)  # unknown: not asked for
+    pages, after = [], ""
+    while rows := store.ledger(["pending", "failed", "pending"], limit=2, after=after):
+        pages.append([r.key for r in rows])
+        after = rows[-1].key
+    wanted = sorted(t.key for n, t in enumerate(tasks) if n != 1)
+    assert [k for page in pages for k in page] == wanted and [len(p) for p in pages] == [2, 2, 2]
+    assert [r.key for r in store.ledger(["failed", "pending"])] == wanted
+    assert [r.key for r in store.ledger(["unknown", "failed"], limit=1)] == [min(t.key for t in [*tasks[::2], tasks[1]])]
+    assert store.ledger([]) == []
 
 
 def test_reconciliation_resolves_unknown_rows(store: Store) -> None:
