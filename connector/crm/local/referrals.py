@@ -47,7 +47,7 @@ class ExistingPeople:
         self._order: list[str] = []
         self._by_id: dict[str, Contact] = {}
         self._by_email: dict[str, str] = {}
-        self._by_phone: dict[str, str] = {}
+        self._by_phone: dict[str, str] | None = None  # built when a referral is first looked up (phones are slow to parse)
         for contact in contacts:
             self.add(contact)
         self._read = len(self._order)
@@ -58,9 +58,13 @@ class ExistingPeople:
         self._by_id[contact.id] = contact
         if contact.email:
             self._by_email.setdefault(contact.email.strip().lower(), contact.id)
+        if self._by_phone is not None:
+            self._index_phone(contact)
+
+    def _index_phone(self, contact: Contact) -> None:
         phone = normal_phone(contact.phone, contact.country)
         if phone:
-            self._by_phone.setdefault(phone, contact.id)
+            self._by_phone.setdefault(phone, contact.id)  # type: ignore[union-attr]
 
     def find(self, contact_id: str, email: str, phone: str) -> str | None:
         """The id of the contact with this id, email or phone, or None."""
@@ -69,7 +73,13 @@ class ExistingPeople:
         if email.strip() and email.strip().lower() in self._by_email:
             return self._by_email[email.strip().lower()]
         normal = normal_phone(phone)
-        return self._by_phone.get(normal) if normal else None
+        if not normal:
+            return None
+        if self._by_phone is None:  # in the order the contacts were added: the first with a number keeps it
+            self._by_phone = {}
+            for contact_id_ in self._order:
+                self._index_phone(self._by_id[contact_id_])
+        return self._by_phone.get(normal)
 
     def mark_referred(self, contact_id: str, referrer_id: str) -> None:
         """The contact was referred by `referrer_id`, unless a referrer is already known."""
