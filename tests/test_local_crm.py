@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from support.conformance import SEED_CONTACTS, make_task
-from support.local import LocalRecruiter, read_csv, seed_local, write_csv
+from support.local import LocalRecruiter, make_workspace, read_csv, seed_local, write_csv
 
+from connector.configfile import load_config
 from connector.crm import registry
 from connector.crm.base import ConfigError, ReadContext, UnreadableInput
-from connector.crm.local import LocalCRM, csvio
+from connector.crm.local import LocalCRM, csvio, taskappend
+from connector.sync import run_sync
 from sequences.config import Config
 from sequences.records import CloseTask, TaskStatus
 
@@ -166,7 +169,7 @@ def test_an_edit_saved_during_a_merge_is_merged_again(tmp_path: Path, monkeypatc
     """If the recruiter saves tasks.csv between crm-cadence's read and rename, the write is redone on the new content."""
     crm = LocalCRM({}, base_dir=seed_local(tmp_path))
     a, b = make_task("c1", 0), make_task("c2", 1)
-    crm.create_tasks([a])
+    crm.create_tasks([a, b])
     original = csvio.atomic_write_rows
     calls = []
 
@@ -177,27 +180,131 @@ def test_an_edit_saved_during_a_merge_is_merged_again(tmp_path: Path, monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setattr(csvio, "atomic_write_rows", racing)
-    crm.create_tasks([b])
+    crm.close_tasks([CloseTask(b.key, "c2", "", "enrollment ended")])  # a close edits rows: read, merge, rewrite
     by_key = {r["key"]: r for r in read_csv(tmp_path / "tasks.csv")}
     assert len(calls) == 2
     assert by_key[a.key]["status"] == "done" and by_key[a.key]["outcome"] == "replied"
-    assert b.key in by_key
+    assert by_key[b.key]["status"] == "cancelled"
 
 
-def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A crash before the rename leaves tasks.csv exactly as it was and no temp file behind."""
+@pytest.mark.parametrize("save", ["replaces the file", "writes in place"])
+def test_an_edit_saved_during_an_append_is_merged_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, save: str) -> None:
+    """The recruiter saves tasks.csv while crm-cadence appends to it (as Excel does: a new file renamed over it; or
+    in place): the rows end up in the saved file exactly once, and the edit is kept."""
+    crm = LocalCRM({}, base_dir=seed_local(tmp_path))
+    a, b = make_task("c1", 0), make_task("c2", 1)
+    crm.create_tasks([a])
+    original = taskappend._write_marker
+    saves = []
+
+    def save_meanwhile(*args, **kwargs):
+        original(*args, **kwargs)
+        if not saves:  # after the append checked the file, before it wrote
+            if save == "replaces the file":
+                copy = tmp_path / "copy"
+                copy.mkdir()
+                shutil.copy(tmp_path / "tasks.csv", copy / "tasks.csv")
+                LocalRecruiter(copy).complete_task(a.key, outcome="replied")
+                os.replace(copy / "tasks.csv", tmp_path / "tasks.csv")
+            else:
+                LocalRecruiter(tmp_path).complete_task(a.key, outcome="replied")
+            saves.append(1)
+
+    monkeypatch.setattr(taskappend, "_write_marker", save_meanwhile)
+    [result] = crm.create_tasks([b])
+    rows = read_csv(tmp_path / "tasks.csv")
+    by_key = {r["key"]: r for r in rows}
+    assert saves and result.ok
+    assert by_key[a.key]["status"] == "done" and by_key[a.key]["outcome"] == "replied"
+    assert by_key[b.key]["task_id"] == result.crm_id and len(rows) == 2
+
+
+def test_a_failed_append_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fills up in the middle of an append: the part written is cut back, the batch is retryable,
+    tasks.csv is byte for byte what it was, and no marker is left behind."""
     crm = LocalCRM({}, base_dir=seed_local(tmp_path))
     crm.create_tasks([make_task("c1", 0)])
+    before = (tmp_path / "tasks.csv").read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd, data):
+        if b"conf-" not in bytes(data):  # the marker: written whole
+            return real_write(fd, data)
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    results = crm.create_tasks([make_task("c2", 1), make_task("c3", 2)])
+    monkeypatch.setattr(os, "write", real_write)
+    assert all(not r.ok and r.retryable for r in results)
+    assert (tmp_path / "tasks.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tasks")) == [".tasks.csv.lock"]
+
+
+def test_a_failed_rewrite_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash before the rename leaves tasks.csv exactly as it was and no temp file behind."""
+    crm = LocalCRM({}, base_dir=seed_local(tmp_path))
+    task = make_task("c1", 0)
+    crm.create_tasks([task])
     before = (tmp_path / "tasks.csv").read_bytes()
 
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    results = crm.create_tasks([make_task("c2", 1)])
+    results = crm.close_tasks([CloseTask(task.key, "c1", "", "enrollment ended")])
     assert not results[0].ok and results[0].retryable
     assert (tmp_path / "tasks.csv").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def _killed_mid_append(tmp_path: Path, tasks: list) -> None:
+    """A child process appends `tasks` and is killed after writing part of the rows (os._exit: no clean-up)."""
+    pid = os.fork()
+    if pid == 0:  # the child: the CRM as a run would use it, killed in the middle of its write
+        try:
+            crm = LocalCRM({}, base_dir=tmp_path)
+            read(crm)
+
+            real_write = os.write
+
+            def write_part(fd, data):
+                if fd > 2 and len(data) > 200 and b"conf-" in bytes(data[:2000]):
+                    real_write(fd, bytes(data[: len(data) // 2]))
+                    os._exit(9)
+                return real_write(fd, data)
+
+            os.write = write_part
+            crm.create_tasks(tasks)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 9, "the child was not killed in the middle of its append"
+
+
+def test_an_append_cut_short_by_a_kill_is_never_read_and_is_cut_off(tmp_path: Path) -> None:
+    """A run killed in the middle of appending leaves half a row at the end of tasks.csv: the next read sees the
+    file without it (no 'ends in the middle of a record', nothing planned from half a row), a dry run leaves it as
+    it is, and the next write cuts it off before adding its own rows."""
+    crm = LocalCRM({}, base_dir=seed_local(tmp_path))
+    a = make_task("c1", 0)
+    crm.create_tasks([a])
+    whole = (tmp_path / "tasks.csv").read_bytes()
+    b, c = make_task("c2", 1), make_task("c3", 2)
+    _killed_mid_append(tmp_path, [b, c])
+    torn = (tmp_path / "tasks.csv").read_bytes()
+    assert len(torn) > len(whole) and torn.startswith(whole)  # half a batch is in the file
+    assert (tmp_path / ".tasks.csv.append").exists()
+    fresh = LocalCRM({}, base_dir=tmp_path)
+    read(fresh, dry_run=True)
+    assert [s.key for s in fresh.read_task_changes(None, {})] == [a.key]
+    assert fresh.find_tasks([a.key, b.key, c.key]) == {a.key: crm.find_tasks([a.key])[a.key]}
+    assert (tmp_path / "tasks.csv").read_bytes() == torn  # reading changed nothing
+    results = fresh.create_tasks([b, c])
+    assert all(r.ok for r in results)
+    rows = read_csv(tmp_path / "tasks.csv")
+    assert sorted(r["key"] for r in rows) == sorted([a.key, b.key, c.key])
+    assert not (tmp_path / ".tasks.csv.append").exists()
 
 
 def test_a_broken_tasks_file_is_not_overwritten(tmp_path: Path) -> None:
@@ -246,6 +353,33 @@ def test_a_missing_row_is_not_a_deletion(tmp_path: Path) -> None:
     write_csv(tmp_path / "tasks.csv", ["key"], [])
     assert list(crm.read_task_changes(None, {task.key: res.crm_id})) == []
     assert crm.missing_tasks() == [task.key]
+
+
+def test_a_run_appends_each_batch_and_rewrites_tasks_csv_once_at_its_end(tmp_path: Path) -> None:
+    """A first run that creates 7 tasks in batches of 2: the first batch creates tasks.csv, the next three are
+    appended to that same file (it is never re-read and replaced per batch, which made a first sync superlinear),
+    each batch is in the file when the sync records it, and the end of the run sorts the file once."""
+    config = make_workspace(tmp_path / "ws")
+    loaded = load_config(config)
+    path = config.parent / "tasks.csv"
+    crm = LocalCRM(loaded.config.crm.model_dump(exclude={"type"}), base_dir=loaded.directory)
+    after_batch: list[tuple[int, int]] = []
+
+    def hook(point: str) -> None:
+        if point == "after_crm_write":  # the batch's results are about to be recorded as created
+            after_batch.append((path.stat().st_ino, len(read_csv(path))))
+
+    report = run_sync(loaded, now=NOW, crm=crm, hook=hook)
+    assert report.status == "ok" and report.counts["created"] == 7
+    assert [n for _, n in after_batch] == [2, 4, 6, 7]
+    assert len({inode for inode, _ in after_batch}) == 1, "tasks.csv was replaced between two batches of one run"
+    assert (crm.files_replaced, crm.appends) == (1, 3)
+    crm.close()  # the end of the run (run_sync closes a CRM it built itself)
+    assert crm.files_replaced == 2
+    rows = read_csv(path)
+    assert len(rows) == 7 and [(r["owner"], r["due_utc"]) for r in rows] == sorted((r["owner"], r["due_utc"]) for r in rows)
+    crm.close()
+    assert crm.files_replaced == 2  # nothing appended since: nothing to sort
 
 
 # ------------------------------------------------------------------------------ referrals

@@ -17,7 +17,7 @@ class ListsTasksFromFile:
     """Mixed into `LocalCRM`: `all_tasks()` from its tasks file (read whole, or not at all)."""
 
     def all_tasks(self: Any) -> Iterator[StoredTask]:
-        table = self._read(self.tasks_path, "key", missing_ok=True)
+        table = self._read_tasks()
         fallback = self._completion_fallback()
         seen: set[str] = set()
         for record in table.records:

@@ -19,6 +19,29 @@ Paths are relative to the config file's directory and must stay inside it (symli
 resolved), unless `allow_outside_folder: true`: `contacts: /etc/passwd` is refused.
 Not incremental: every run reads every contact and every task (files are small and local).
 
+Writing tasks.csv costs what is written, not what the file holds: a run reads the file once
+(with the contacts), then
+
+- `create_tasks` APPENDS each batch's rows (one write, one fsync) to the file it read, while
+  that file is still exactly as this process last saw it (inode, modification time, size) and
+  is UTF-8 with a BOM with every column (`taskappend.py`). The rows are in tasks.csv, durably,
+  before the results are returned: a task the sync records as created is in the file, even if
+  the process is killed the next instant (nothing is buffered; a buffer flushed at the end of
+  the run would let the ledger say "created" about rows a crash loses). An append cut short
+  (a kill, a full disk) never leaves half a row: see taskappend.py.
+- Anything else (the recruiter saved the file since, a save without the BOM: cp1252 or plain
+  UTF-8, a missing column, a done row whose completion time must be filled in) takes the old
+  path once: re-read under the lock, merge our rows into what is there now, rewrite
+  atomically (temp file, fsync, rename; redone if the file changes meanwhile). Then appends
+  resume on the rewritten file.
+- `close_tasks` edits rows, so it re-reads, merges and rewrites (closes are few per run).
+- `close()` (the end of a run) sorts the rows appended during the run into place (by
+  recruiter, then due time): one more read-merge-rewrite, only when rows were appended.
+
+So a first sync of n contacts reads and writes tasks.csv a fixed number of times (not once per
+batch of 500), and a recruiter's edit saved during a run is merged like any other: the next
+write sees a file it does not know and merges into it.
+
 Files are read whole or not at all (`csvtable`): a file that cannot be read as a table
 stops the run before anything is planned or written (`UnreadableFile`, exit 2). A task row
 missing from tasks.csv is never a deletion: its task stays open in the state and the sync
@@ -55,7 +78,7 @@ from connector.crm.base import (
 )
 from sequences.records import Contact, Owner, TaskStatus
 
-from . import csvio, csvtable
+from . import csvio, csvtable, taskappend
 from .alltasks import ListsTasksFromFile
 from .contacts import known_owner, owners_from_table, parse_contact, parse_when, require_rule_columns
 from .referrals import ExistingPeople, append_contacts, referred_people
@@ -110,6 +133,11 @@ class LocalCRM(ListsTasksFromFile):
         self._run_tasks: csvtable.Table | None = None  # tasks.csv as read at the start of this run
         self._skipped_keys: set[str] = set()  # task rows with a value we could not understand
         self._missing: list[str] = []  # known open tasks whose row is not in tasks.csv
+        self._known: taskappend.KnownFile | None = None  # tasks.csv as last read or written (appends need it)
+        self._stamps_due = False  # a done row waits for its completion time: the next write rewrites the file
+        self._unsorted = False  # rows were appended since tasks.csv was last sorted: `close` sorts it
+        self.files_replaced = 0  # tasks.csv rewritten whole (atomically) by this object
+        self.appends = 0  # batches of rows appended to tasks.csv by this object
 
     @classmethod
     def from_config(cls, settings: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str]) -> LocalCRM:
@@ -140,7 +168,11 @@ class LocalCRM(ListsTasksFromFile):
         return self._account
 
     def close(self) -> None:
-        pass
+        """The end of a run: rows appended during it are sorted into place (`sort_tasks_file`)."""
+        try:
+            self.sort_tasks_file()
+        except OSError as exc:
+            log.warning("%s: rows appended by this run could not be sorted into place: %s", self._label(self.tasks_path), exc)
 
     def setup(self) -> SetupReport:
         """Nothing to prepare: the files are the CRM. Says which files are read and written."""
@@ -221,7 +253,7 @@ class LocalCRM(ListsTasksFromFile):
         """Every task in tasks.csv (not incremental). A row with a value that cannot be understood
         is left out (its task stays as it was; the problem was reported with the contacts). A
         known key with no row is not a deletion: it is listed by `missing_tasks()`."""
-        table = self._run_tasks if self._run_tasks is not None else self._read(self.tasks_path, "key", missing_ok=True)
+        table = self._run_tasks if self._run_tasks is not None else self._read_tasks()
         self._run_tasks = None
         fallback = self._completion_fallback()
         present: set[str] = set()
@@ -244,7 +276,7 @@ class LocalCRM(ListsTasksFromFile):
 
     def find_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         wanted = set(keys)
-        table = self._read(self.tasks_path, "key", missing_ok=True)
+        table = self._read_tasks()
         found: dict[str, str] = {}
         for record in table.records:
             row = csvio.as_dict(table.header, record.values)
@@ -253,40 +285,86 @@ class LocalCRM(ListsTasksFromFile):
         return found
 
     def create_tasks(self, tasks: Sequence[CreateTask]) -> list[WriteResult]:
+        """New rows appended to tasks.csv and fsynced before this returns (see the module docstring):
+        a task reported created is in the file. A file this process does not know as it is now is
+        read, merged and rewritten instead (`_rewrite`), once; later batches append again."""
         self._check_batch(tasks)
         if self._names is None:
             self._names = self._read_names()
-        names = self._names
-        owners = self._load_owners()
+        path, label = self.tasks_path, self._label(self.tasks_path)
 
         def apply(rows: list[dict[str, str]]) -> tuple[list[WriteResult], bool]:
-            by_key: dict[str, list[dict[str, str]]] = {}
+            index: dict[str, tuple[str, int]] = {}
             for row in rows:
-                by_key.setdefault(row.get("key", ""), []).append(row)
-            results, changed = [], False
-            for task in tasks:
-                if not task.key or not task.contact_id:
-                    results.append(WriteResult(task.key, False, error="a task needs a key and a contact id"))
-                    continue
-                existing = by_key.get(task.key, [])
-                if existing and self.unique_keys:
-                    results.append(WriteResult(task.key, True, crm_id=existing[0].get("task_id", "")))
-                    continue
-                phone, email = self._reach.get(task.contact_id, ("", ""))
-                owner = owners.get(task.owner_id)
-                row = row_for(task, task_id_for(task.key, len(existing)), names.get(task.contact_id, ""), self._clock(),
-                              phone=phone, email=email, owner_name=owner.full_name if owner else "")
-                rows.append(row)
-                by_key.setdefault(task.key, []).append(row)
-                results.append(WriteResult(task.key, True, crm_id=row["task_id"]))
-                changed = True
-            if changed:
+                first, count = index.get(row.get("key", ""), (row.get("task_id", ""), 0))
+                index[row.get("key", "")] = (first, count + 1)
+            results, added = self._plan_creates(tasks, index)
+            if added:
+                rows.extend(added)
                 rows.sort(key=sort_key)  # by recruiter and due time, for the person reading the file
-            return results, changed
+                self._unsorted = False
+            return results, bool(added)
 
-        return self._merge_write(tasks, apply)
+        with csvio.file_lock(path):
+            taskappend.recover(path)
+            for _ in range(5):
+                known = self._known_file()
+                if known is None or not known.appendable or self._stamps_due:
+                    results = self._rewrite(tasks, apply)
+                    if results is None:
+                        continue  # the recruiter saved while we merged: merge again
+                    return results
+                results, added = self._plan_creates(tasks, known.tasks)
+                if not added:
+                    return results
+                try:
+                    identity = taskappend.append(path, known.encode(added), known)
+                except csvio.ChangedWhileWriting:
+                    self._known = None
+                    continue  # saved over (or replaced) while we appended: merge on what is there now
+                except taskappend.AppendUncertain as exc:  # written into in place while we appended
+                    self._known = None
+                    if self.unique_keys:
+                        continue  # merge again: the rows that are in the file answer for their keys
+                    return [WriteResult(t.key, False, error=f"{label}: {exc.strerror}", unknown=True) for t in tasks]
+                except OSError as exc:
+                    return [WriteResult(t.key, False, error=f"{label}: {exc.strerror or exc}", retryable=True) for t in tasks]
+                known.identity = identity
+                for row in added:
+                    known.add(row["key"], row["task_id"])
+                self.appends += 1
+                self._unsorted = True
+                return results
+        return [WriteResult(t.key, False, error=f"{label} keeps changing; try again", retryable=True) for t in tasks]
+
+    def _plan_creates(self, tasks: Sequence[CreateTask], index: Mapping[str, tuple[str, int]]
+                      ) -> tuple[list[WriteResult], list[dict[str, str]]]:
+        """Each task's result and the rows to add, given the file's tasks (key -> (first row's
+        task id, rows with the key)); a key already there is answered with its task (unique_keys)."""
+        names, owners = self._names or {}, self._load_owners()
+        batch: dict[str, tuple[str, int]] = {}
+        results: list[WriteResult] = []
+        added: list[dict[str, str]] = []
+        for task in tasks:
+            if not task.key or not task.contact_id:
+                results.append(WriteResult(task.key, False, error="a task needs a key and a contact id"))
+                continue
+            first, count = batch.get(task.key) or index.get(task.key) or ("", 0)
+            if count and self.unique_keys:
+                results.append(WriteResult(task.key, True, crm_id=first))
+                continue
+            phone, email = self._reach.get(task.contact_id, ("", ""))
+            owner = owners.get(task.owner_id)
+            row = row_for(task, task_id_for(task.key, count), names.get(task.contact_id, ""), self._clock(),
+                          phone=phone, email=email, owner_name=owner.full_name if owner else "")
+            added.append(row)
+            batch[task.key] = (first if count else row["task_id"], count + 1)
+            results.append(WriteResult(task.key, True, crm_id=row["task_id"]))
+        added.sort(key=sort_key)
+        return results, added
 
     def close_tasks(self, tasks: Sequence[CloseTask]) -> list[WriteResult]:
+        """Closing edits rows: tasks.csv is read, merged and rewritten (closes are few per run)."""
         self._check_batch(tasks)
 
         def apply(rows: list[dict[str, str]]) -> tuple[list[WriteResult], bool]:
@@ -309,43 +387,83 @@ class LocalCRM(ListsTasksFromFile):
 
         return self._merge_write(tasks, apply)
 
+    def sort_tasks_file(self) -> None:
+        """Rows appended since tasks.csv was last sorted are put in their place (by recruiter and due
+        time): one rewrite, at the end of a run (`close`). A file that cannot be rewritten now keeps
+        its rows where they are (nothing is lost: they are only out of order)."""
+        if not self._unsorted:
+            return
+
+        def apply(rows: list[dict[str, str]]) -> tuple[list[WriteResult], bool]:
+            rows.sort(key=sort_key)
+            self._unsorted = False
+            return [], True
+
+        self._merge_write([], apply)
+        self._unsorted = False
+
     # ------------------------------------------------------------------ internals
 
     def _check_batch(self, items: Sequence[Any]) -> None:
         if len(items) > self.capabilities.max_batch:
             raise ValueError(f"batch of {len(items)} is larger than max_batch {self.capabilities.max_batch}")
 
+    def _known_file(self) -> taskappend.KnownFile | None:
+        """What this process knows of tasks.csv, when the file is still exactly what it knew."""
+        known = self._known
+        if known is None:
+            return None
+        try:
+            current = csvtable.identity_of(os.stat(self.tasks_path))
+        except FileNotFoundError:
+            return None
+        return known if current == known.identity else None
+
     def _merge_write(self, items: Sequence[Any], apply: Any) -> list[WriteResult]:
-        """Re-read tasks.csv under the lock, apply our change to what is there now, write atomically.
+        """Under the lock: `_rewrite`, again while the recruiter's saves keep interrupting it."""
+        label = self._label(self.tasks_path)
+        with csvio.file_lock(self.tasks_path):
+            taskappend.recover(self.tasks_path)
+            for _ in range(5):
+                results = self._rewrite(items, apply)
+                if results is not None:
+                    return results
+        return [WriteResult(getattr(i, "key", ""), False, error=f"{label} keeps changing; try again", retryable=True) for i in items]
+
+    def _rewrite(self, items: Sequence[Any], apply: Any) -> list[WriteResult] | None:
+        """Re-read tasks.csv (the lock held), apply our change to what is there now, write it
+        atomically; None when the recruiter saved it meanwhile (merge again).
 
         A file that cannot be read whole (or has a malformed row) is never rewritten: the
         write fails (retryable) and the file stays as the recruiter left it."""
         path = self.tasks_path
         label = self._label(path)
-        with csvio.file_lock(path):
-            for _ in range(5):
-                try:
-                    table = self._read(path, "key", missing_ok=True)
-                except csvtable.UnreadableFile as exc:
-                    return [WriteResult(getattr(i, "key", ""), False, error=f"{exc}; not written", retryable=True) for i in items]
-                if table.errors:
-                    message = f"{label}:{table.errors[0].line}: {table.errors[0].message}; fix the file, the next run will write"
-                    return [WriteResult(getattr(i, "key", ""), False, error=message, retryable=True) for i in items]
-                header = list(table.header) + [c for c in TASK_COLUMNS if c not in table.header]
-                rows = [csvio.as_dict(header, r.values) for r in table.records]
-                results, changed = apply(rows)
-                if not changed:
-                    return results
-                self._stamp_completions(rows)
-                try:
-                    csvio.atomic_write_rows(path, header, rows, unchanged_since=table.signature,
-                                            delimiter=table.dialect.delimiter, bom=True)
-                except csvio.ChangedWhileWriting:
-                    continue  # the recruiter saved while we merged: merge again
-                except OSError as exc:
-                    return [WriteResult(getattr(i, "key", ""), False, error=f"{label}: {exc.strerror}", retryable=True) for i in items]
-                return results
-        return [WriteResult(getattr(i, "key", ""), False, error=f"{label} keeps changing; try again", retryable=True) for i in items]
+        try:
+            table = self._read_tasks()
+        except csvtable.UnreadableFile as exc:
+            return [WriteResult(getattr(i, "key", ""), False, error=f"{exc}; not written", retryable=True) for i in items]
+        if table.errors:
+            message = f"{label}:{table.errors[0].line}: {table.errors[0].message}; fix the file, the next run will write"
+            return [WriteResult(getattr(i, "key", ""), False, error=message, retryable=True) for i in items]
+        header = list(table.header) + [c for c in TASK_COLUMNS if c not in table.header]
+        rows = [csvio.as_dict(header, r.values) for r in table.records]
+        results, changed = apply(rows)
+        if not changed:
+            return results
+        self._stamp_completions(rows)
+        try:
+            written = csvio.atomic_write_rows(path, header, rows, unchanged_since=table.signature,
+                                              delimiter=table.dialect.delimiter, bom=True)
+        except csvio.ChangedWhileWriting:
+            return None
+        except OSError as exc:
+            return [WriteResult(getattr(i, "key", ""), False, error=f"{label}: {exc.strerror}", retryable=True) for i in items]
+        self.files_replaced += 1
+        self._stamps_due = False
+        self._known = taskappend.KnownFile.of(csvtable.identity_of(written), header,
+                                              csvtable.Dialect("utf-8", table.dialect.delimiter, True, "\n"),
+                                              ((r.get("key", ""), r.get("task_id", "")) for r in rows))
+        return results
 
     def _stamp_completions(self, rows: list[dict[str, str]]) -> None:
         """Fill blank completed_at of done rows with the time this CRM reported for them."""
@@ -372,6 +490,7 @@ class LocalCRM(ListsTasksFromFile):
             except ValueError:
                 log.warning("task %s: completed_at %r is not an ISO date; using %s", row.get("key"), text, fallback)
         self._reported_completion[row.get("key", "")] = fallback.isoformat().replace("+00:00", "Z")
+        self._stamps_due = True
         return fallback
 
     @staticmethod
@@ -394,15 +513,31 @@ class LocalCRM(ListsTasksFromFile):
         return csvtable.read_table_whole(path, self._label(path), key, encoding=self.encoding,
                                          delimiter=self.delimiter, missing_ok=missing_ok)
 
+    def _read_tasks(self) -> csvtable.Table:
+        """tasks.csv read whole, without an append a killed run left partial (taskappend.cut_partial)."""
+        known = self._known
+        return csvtable.read_table_whole(self.tasks_path, self._label(self.tasks_path), "key", encoding=self.encoding,
+                                         delimiter=self.delimiter, missing_ok=True,
+                                         trusted=known.identity if known else None,
+                                         cut=taskappend.cut_partial(self.tasks_path))
+
     def _load_run_tasks(self) -> csvtable.Table:
         """tasks.csv for this run: read whole, and with no malformed row (a row that cannot be
-        read might be any task: nothing is planned from the file, and it is never rewritten)."""
-        table = self._read(self.tasks_path, "key", missing_ok=True)
+        read might be any task: nothing is planned from the file, and it is never rewritten).
+        What is read is what this run's first create appends to, if the file is still the same."""
+        table = self._read_tasks()
         if table.errors:
             first = table.errors[0]
             raise csvtable.UnreadableFile(self._label(self.tasks_path), first.line, "row", first.message,
                                           "fix or remove that row (the rest of the file is fine); nothing was planned")
         self._run_tasks = table
+        self._known = None
+        if table.identity is not None:
+            k = table.header.index("key")
+            t = table.header.index("task_id") if "task_id" in table.header else -1
+            pairs = ((r.values[k] if k < len(r.values) else "", r.values[t] if 0 <= t < len(r.values) else "")
+                     for r in table.records)
+            self._known = taskappend.KnownFile.of(table.identity, table.header, table.dialect, pairs)
         return table
 
     def _task_problems(self, table: csvtable.Table) -> list[BadRecord]:
@@ -430,7 +565,7 @@ class LocalCRM(ListsTasksFromFile):
     def _referrals(self, seen: Mapping[str, int], contacts: csvtable.Table, people: ExistingPeople, *,
                    dry_run: bool) -> tuple[list[Contact], list[BadRecord]]:
         """Contacts for referrals recorded on done tasks (see connector/crm/local/referrals.py)."""
-        tasks = self._run_tasks if self._run_tasks is not None else self._read(self.tasks_path, "key", missing_ok=True)
+        tasks = self._run_tasks if self._run_tasks is not None else self._read_tasks()
         added, new_rows, bad = referred_people(tasks, self._label(self.tasks_path), self._skipped_keys, seen, people)
         if new_rows and not dry_run:
             bad += append_contacts(self.contacts_path, self._label(self.contacts_path), contacts, new_rows,

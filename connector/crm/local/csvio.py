@@ -17,7 +17,7 @@ import csv
 import io
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -92,7 +92,7 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
             continue  # blank line
         if width is None:
             width = len(values)
-        yield Record(first_line, [from_spreadsheet(v) for v in values])
+        yield Record(first_line, [from_spreadsheet(v) if v[:1] == "'" else v for v in values])
 
 
 def read_table(path: Path) -> tuple[list[str], list[Record], list[RecordError]]:
@@ -131,8 +131,9 @@ class ChangedWhileWriting(OSError):
 def atomic_write_text(
     path: Path, write: Callable[[IO[str]], None], *, unchanged_since: tuple[int, int] | bool | None = False,
     encoding: str = "utf-8",
-) -> None:
-    """Write a file through a temp file + fsync + rename; the callable fills it.
+) -> os.stat_result:
+    """Write a file through a temp file + fsync + rename; the callable fills it. Returns the
+    written file's stat (its inode, time and size: how a later write knows the file is still ours).
 
     With `unchanged_since` (a `stat_signature`), the rename only happens if the file
     still has that signature; otherwise ChangedWhileWriting is raised and nothing changes.
@@ -144,6 +145,7 @@ def atomic_write_text(
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            written = os.fstat(f.fileno())
         _keep_mode(path, tmp)
         if unchanged_since is not False and stat_signature(path) != unchanged_since:
             raise ChangedWhileWriting(str(path))
@@ -152,6 +154,7 @@ def atomic_write_text(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     _fsync_dir(path.parent)
+    return written
 
 
 def _keep_mode(path: Path, tmp: Path) -> None:
@@ -191,8 +194,36 @@ def from_spreadsheet(value: str) -> str:
     return value
 
 
+_CHANGED_FIRST = frozenset("'=+-@\t\r")  # a cell starting with one of these may need a quote
+
+
 def _cell(value: object) -> object:
+    """A value as written: one line end style, safe in a spreadsheet (most values pass unchanged)."""
+    if isinstance(value, str) and (not value or value[0] not in _CHANGED_FIRST) and "\r" not in value:
+        return value
     return spreadsheet_safe(_one_line_end(value))
+
+
+def _cells(values: list[Any]) -> list[Any]:
+    """`_cell` of each value (the common case, text that needs nothing, without a call per cell)."""
+    try:
+        return [_cell(v) if v[:1] in _CHANGED_FIRST or "\r" in v else v for v in values]
+    except TypeError:  # a value that is not text
+        return [_cell(v) for v in values]
+
+
+def _row_cells(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> Iterator[list[Any]]:
+    for row in rows:
+        yield _cells([row.get(name, "") for name in names])
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Mapping[str, str]], *, delimiter: str = ",",
+              line_end: str = "\n") -> str:
+    """Rows (dicts keyed by `header`; missing keys are empty) as CSV text, every cell made safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_end, delimiter=delimiter)
+    writer.writerows(_row_cells(rows, list(header)))
+    return buffer.getvalue()
 
 
 def atomic_write_rows(
@@ -203,17 +234,19 @@ def atomic_write_rows(
     unchanged_since: tuple[int, int] | bool | None = False,
     delimiter: str = ",",
     bom: bool = False,
-) -> None:
-    """Replace `path` with a CSV of `rows` (dicts keyed by `header`), atomically; UTF-8, with a
-    byte-order mark when `bom` (so Excel shows accents right)."""
+) -> os.stat_result:
+    """Replace `path` with a CSV of `rows` (dicts keyed by `header`; missing keys are empty),
+    atomically; UTF-8, with a byte-order mark when `bom` (so Excel shows accents right).
+    Returns the written file's stat (see `atomic_write_text`)."""
+
+    names = list(header)
 
     def write(f: IO[str]) -> None:
-        writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore", lineterminator="\n", delimiter=delimiter)
-        writer.writerow({name: _cell(name) for name in header})
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer = csv.writer(f, lineterminator="\n", delimiter=delimiter)
+        writer.writerow([_cell(name) for name in names])
+        writer.writerows(_row_cells(rows, names))
 
-    atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
+    return atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
 
 
 def atomic_append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], *,

@@ -21,7 +21,7 @@ import io
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class Dialect:
     encoding: str = "utf-8"
     delimiter: str = ","
     bom: bool = False
+    line_end: str = "\n"  # of the header line: "\r\n" when a spreadsheet saved it
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Table:
     dialect: Dialect
     warnings: list[str] = field(default_factory=list)
     signature: tuple[int, int] | None = None  # (mtime_ns, size) of the bytes read
+    identity: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) of the file read
 
 
 def check_encoding(name: str) -> str:
@@ -94,14 +96,27 @@ def file_format(settings: Mapping[str, Any]) -> tuple[str | None, str | None]:
         raise ConfigError(f"crm.{key}: {exc}") from None
 
 
+def identity_of(st: os.stat_result) -> tuple[int, int, int]:
+    """(inode, mtime_ns, size): a file as this process last saw it (a save by a spreadsheet
+    replaces the inode; an edit in place changes the time or size)."""
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def read_table_whole(path: Path, label: str, key: str, *, encoding: str | None = None,
-                     delimiter: str | None = None, missing_ok: bool = False) -> Table:
-    """The whole file as a Table, or UnreadableFile. A missing file is an empty table when `missing_ok`."""
-    data, signature = read_stable_bytes(path, label, missing_ok=missing_ok)
-    if data is None:
+                     delimiter: str | None = None, missing_ok: bool = False,
+                     trusted: tuple[int, int, int] | None = None,
+                     cut: Callable[[bytes, os.stat_result], bytes] | None = None) -> Table:
+    """The whole file as a Table, or UnreadableFile. A missing file is an empty table when `missing_ok`.
+
+    `trusted`: the identity of a file this process wrote itself (no save of a person's in
+    progress: read it at once). `cut`: what of the bytes read is the file (the tasks file
+    leaves out an append a killed run left half-written, connector/crm/local/taskappend.py)."""
+    data, st = read_stable(path, label, missing_ok=missing_ok, trusted=trusted)
+    if data is None or st is None:
         return Table([], [], [], Dialect(encoding or "utf-8", delimiter or ",", bom=True), signature=None)
-    table = parse_table(data, label, key, encoding=encoding, delimiter=delimiter)
-    table.signature = signature
+    table = parse_table(cut(data, st) if cut else data, label, key, encoding=encoding, delimiter=delimiter)
+    table.signature = (st.st_mtime_ns, st.st_size)
+    table.identity = identity_of(st)
     return table
 
 
@@ -110,6 +125,13 @@ def read_stable_bytes(path: Path, label: str, *, missing_ok: bool = False,
     """The file's bytes, read when they hold still: the same size and time before and after the
     read, and (when just modified) still the same a moment later. A save in progress is waited
     out a few times, then refused."""
+    data, st = read_stable(path, label, missing_ok=missing_ok, attempts=attempts)
+    return data, None if st is None else (st.st_mtime_ns, st.st_size)
+
+
+def read_stable(path: Path, label: str, *, missing_ok: bool = False, attempts: int = READ_ATTEMPTS,
+                trusted: tuple[int, int, int] | None = None) -> tuple[bytes | None, os.stat_result | None]:
+    """`read_stable_bytes` with the file's stat (None when missing and `missing_ok`)."""
     for attempt in range(attempts):
         try:
             before = os.stat(path)
@@ -126,10 +148,10 @@ def read_stable_bytes(path: Path, label: str, *, missing_ok: bool = False,
             raise UnreadableFile(label, 1, "file", "permission denied", "make it readable for this user") from None
         except OSError as exc:
             raise UnreadableFile(label, 1, "file", f"cannot be read: {exc.strerror or exc}") from None
-        same = (before.st_mtime_ns, before.st_size, before.st_ino) == (after.st_mtime_ns, after.st_size, after.st_ino)
-        fresh = time.time() - after.st_mtime < SETTLE_SECONDS
+        same = identity_of(before) == identity_of(after)
+        fresh = time.time() - after.st_mtime < SETTLE_SECONDS and identity_of(after) != trusted
         if same and len(data) == after.st_size and not fresh:
-            return data, (after.st_mtime_ns, after.st_size)
+            return data, after
         time.sleep(SETTLE_SECONDS * (attempt + 1))
     raise UnreadableFile(label, 1, "file", f"kept changing while being read ({attempts} tries)",
                          "a save in progress? nothing was planned from it; the next run reads it again")
@@ -157,7 +179,9 @@ def parse_table(data: bytes, label: str, key: str, *, encoding: str | None = Non
     _check_truncated(text, records, errors, header, label)
     rows, short = _check_widths(records[1:], header, label)
     errors = sorted(errors + short, key=lambda e: e.line)
-    return Table(header, rows, errors, Dialect(used, sep, bom), warnings)
+    end = text.find("\n")
+    line_end = "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
+    return Table(header, rows, errors, Dialect(used, sep, bom, line_end), warnings)
 
 
 def decode(data: bytes, label: str, encoding: str | None) -> tuple[str, str, bool, list[str]]:

@@ -1,9 +1,10 @@
 """tasks.csv: the task queue a recruiter opens in a spreadsheet and edits.
 
 The recruiter owns `status`, `outcome`, `completed_at`, `note` and the `referred_*`
-columns (and any column they add); crm-cadence owns the rest. Every write re-reads the
-file under a lock and applies only crm-cadence's changes to what is there now, so an
-edit made between two runs is never lost.
+columns (and any column they add); crm-cadence owns the rest. New rows are appended to the
+file as crm-cadence last saw it; any other write (and any write to a file saved since)
+re-reads it under a lock and applies only crm-cadence's changes to what is there now, so an
+edit made between two runs, or during one, is never lost (connector/crm/local/crm.py).
 
 Status: `open`, `done`, `skipped`, `cancelled` (also accepted: completed, x, yes / skip /
 canceled). `skipped` and `cancelled` both mean "this touch will not happen": the cadence
