@@ -1,6 +1,6 @@
 """crm-cadence benchmarks: requests, wall time and memory of the HubSpot sync, and the engine.
 
-    .venv/bin/python bench/run.py                    # everything, under 10 minutes on 2 cores
+    .venv/bin/python bench/run.py                    # everything, about 12 minutes on 2 cores
     .venv/bin/python bench/run.py --quick            # a smoke run with a few hundred contacts
     .venv/bin/python bench/run.py --only requests    # one part (repeatable): requests, naive (both
                                                      #   baselines), ratelimit, steady, memory, engine
