@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py                    # everything, about 12 minutes on 2 cores
     .venv/bin/python bench/run.py --quick            # a smoke run with a few hundred contacts
     .venv/bin/python bench/run.py --only requests    # one part (repeatable): requests, naive (both
-                                                     #   baselines), ratelimit, steady, memory, engine
+                                                     #   baselines), ratelimit, steady, local, memory, engine
     .venv/bin/python bench/run.py --markdown bench/RESULTS.md   # also write the tables as Markdown
 
 Every part prints a table and one JSON line (`{"part": ...}`); the last line is one JSON
@@ -29,11 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import competent
+import local_bench
 import naive
 import steady
 import sync_bench as sb
 
-PARTS = ("requests", "naive", "ratelimit", "steady", "memory", "engine")
+PARTS = ("requests", "naive", "ratelimit", "steady", "local", "memory", "engine")
 MIB_PER_MB = 1e6 / 2**20
 
 # targets
@@ -43,12 +44,14 @@ NAIVE_FACTOR = 50.0  # at least this many times fewer requests than the naive ba
 FLOOR_RATIO = 1.3  # rate-limited first sync within this factor of the sequential floor, with zero 429s
 INTERLEAVED_RATIO = 1.2  # ... and of the interleaved floor (issue 14)
 STEADY_RATIO = 2.0  # the steady-state day: requests at most this many times its floor (issue 14)
+LOCAL_100K_S = local_bench.TARGET_100K_S  # the local CRM's first sync of 100,000 contacts, wall seconds (issue 14)
 MEMORY_MB = 500.0  # peak memory, sync at 100k and engine at 1M
 ENGINE_TARGET = 50_000  # bench/engine.py's own target: contacts per CPU second
 
-FULL = {"sizes": [10_000, 100_000], "naive": 10_000, "ratelimit": 100_000, "steady": 100_000, "memory": 100_000,
-        "engine": 1_000_000}
-QUICK = {"sizes": [300], "naive": 300, "ratelimit": 300, "steady": 300, "memory": 300, "engine": 5_000}
+FULL = {"sizes": [10_000, 100_000], "naive": 10_000, "ratelimit": 100_000, "steady": 100_000,
+        "local": list(local_bench.SIZES), "memory": 100_000, "engine": 1_000_000}
+QUICK = {"sizes": [300], "naive": 300, "ratelimit": 300, "steady": 300, "local": [300, 1_000], "memory": 300,
+         "engine": 5_000}
 
 
 def say(message: str) -> None:
@@ -418,6 +421,28 @@ class Bench:
                           note=f"issue 14; {day['requests']:,} requests, floor {day['floor']:,}; "
                                f"heaviest run {heavy['requests']:,}")]
         return data, [t, t2, t3], targets
+
+    def part_local(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
+        """The local (CSV) CRM's first sync at each size (bench/local_bench.py's `measure`, in this process)."""
+        rows, results = [], []
+        for n in self.sizes["local"]:
+            say(f"local CRM: first sync of {n:,} contacts (bench/local_bench.py)")
+            r = local_bench.measure(n)
+            results.append(r)
+            rows.append([n, r["created"], r["wall_s"], r["cpu_s"], r["wall_s_per_1000"], r["cpu_s_per_1000"],
+                         r["tasks_csv_mb"], "-" if r["tasks_csv_replaced"] is None else r["tasks_csv_replaced"],
+                         "-" if r["tasks_csv_appends"] is None else r["tasks_csv_appends"]])
+        per_1k = [r["wall_s_per_1000"] for r in results]
+        spread = round(max(per_1k) / min(per_1k), 2) if per_1k and min(per_1k) else None
+        big = next((r for r in results if r["contacts"] == 100_000), None)
+        data = {"sizes": results, "per_1000_spread": spread}
+        t = table("Local CRM first sync (CSV files, SQLite state, in process); linear = wall s per 1,000 flat",
+                  ["contacts", "created", "wall s", "CPU s", "wall s / 1k", "CPU s / 1k", "tasks.csv MB",
+                   "tasks.csv rewritten", "appends"], rows)
+        targets = [target("local CRM first sync of 100,000 contacts: wall s", big["wall_s"] if big else None, LOCAL_100K_S,
+                          at_most=True, unit=" s", note=f"issue 14; wall s per 1,000 vary {spread}x across "
+                                                        f"{', '.join(f'{n:,}' for n in self.sizes['local'])}")]
+        return data, [t], targets
 
     def part_memory(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
         n = self.sizes["memory"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = {"requests", "naive", "ratelimit", "steady", "memory", "engine"}
+PARTS = {"requests", "naive", "ratelimit", "steady", "local", "memory", "engine"}
 
 
 @pytest.mark.timeout(300)
@@ -60,9 +60,13 @@ def test_bench_quick_runs_and_prints_json() -> None:
     assert day["floor"] == sum(day["floor_by_kind"].values()) >= 2 * day["runs"]
     assert day["floor_by_kind"]["batch_creates"] >= -(-day["created"] // 100) and day["created"] > 0
     assert day["statuses"] == ["ok"]
+
+    local = summary["parts"]["local"]
+    assert [r["contacts"] for r in local["sizes"]] == [300, 1000]
+    assert all(r["created"] == r["contacts"] and r["wall_s"] > 0 for r in local["sizes"])
     assert {"sync_peak_rss_mib", "engine_rss_peak_mib", "sync_first_traced"} <= set(summary["parts"]["memory"])
     assert summary["parts"]["engine"]["contacts_per_cpu_s"] > 0
 
     names = [t["name"] for t in summary["targets"]]
-    assert len(names) == 9
+    assert len(names) == 10
     assert all({"target", "value", "pass", "margin_pct"} <= set(t) for t in summary["targets"])
