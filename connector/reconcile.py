@@ -27,7 +27,7 @@ from .sync_report import NoteItem, SyncReport
 log = logging.getLogger("connector.sync")  # one run's log lines under one name
 
 SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
-DUE_SOON = timedelta(days=1)  # open tasks due within this are checked by id at the sweep before
+STALE_AFTER = timedelta(days=3)  # an open task this long overdue is checked by id, once
 RECONCILE_PAGE = 100
 
 
@@ -65,7 +65,7 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     then moves the sweep cursor).
 
     A CRM that lists its deletions (`ListsDeletions`) is asked what was deleted, and about the
-    open tasks coming due before the next sweep, each once (`due_window`): the sweep costs what
+    open tasks that have just become long overdue, each once (`stale_window`): the sweep costs what
     changed, not the size of the account. Merges are seen by the incremental read (the survivor
     changes). Everything known is verified only when no earlier sweep is trusted, or when the CRM
     cannot list its deletions."""
@@ -82,7 +82,7 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
         states = list(deletions.deleted_tasks(open_tasks)) if open_tasks else []
         if check is not None:
             listed = {s.key for s in states}
-            start, end = due_window(last, now)
+            start, end = stale_window(last, now)
             coming = {k: v for k, v in store.open_task_ids(due_from=start, due_before=end).items() if k not in listed}
             states += list(check.check_tasks(coming)) if coming else []
             report.counts["tasks_checked"] += len(coming)
@@ -101,12 +101,15 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     return True
 
 
-def due_window(last: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """The due times whose open tasks this sweep checks by id: [last + DUE_SOON, now + DUE_SOON).
-    Consecutive sweeps tile the timeline, so each open task is checked once, about a day before
-    it comes due (where a deletion changes what happens next); a sweep after a gap also checks
-    what came due meanwhile."""
-    return last + DUE_SOON, now + DUE_SOON
+def stale_window(last: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The due times whose open tasks this sweep checks by id: [last - STALE_AFTER, now - STALE_AFTER).
+
+    Deletions are read from the recycle bin; this check is for a task deleted for good (the bin
+    emptied), which no list shows. It matters where a task stays open long past its due time:
+    the cadence waits on it. Consecutive sweeps tile the timeline, so each task still open
+    `STALE_AFTER` past its due time is checked once (a sweep after a gap checks what went stale
+    meanwhile); tasks completed in time, most of them, cost nothing."""
+    return last - STALE_AFTER, now - STALE_AFTER
 
 
 def _hold_mass_exit(store: Store, active: int, gone: Sequence[Contact], states: Sequence[Any], limit: MassExitLimit) -> None:

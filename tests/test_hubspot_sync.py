@@ -482,32 +482,32 @@ def test_the_daily_sweep_costs_what_was_deleted_not_what_is_known(outcomes: dict
     assert report.status == "ok", report.errors
     sent = [(e.method, e.path) for e in emu.requests()[mark:]]
     assert ("POST", "/crm/v3/objects/contacts/batch/read") not in sent, sent  # no contact is checked by id
-    assert ("POST", "/crm/v3/objects/tasks/batch/read") not in sent, sent  # no task comes due within a day
+    assert ("POST", "/crm/v3/objects/tasks/batch/read") not in sent, sent  # no task is three days overdue
     assert sent.count(("GET", "/crm/v3/objects/contacts")) == 1 and sent.count(("GET", "/crm/v3/objects/tasks")) == 1
     assert report.counts["contacts_gone"] == 1 and report.counts["tasks_checked"] == 0
     assert "deleted" in _ends_with(portal, ids["Unq"], EnrollmentStatus.EXITED).reason
     assert any(n.contact_id == ids["Reply"] and "cancelled or skipped" in n.reason for n in report.skipped)
 
 
-def test_a_task_gone_for_good_is_found_the_day_before_it_comes_due(outcomes: dict[str, Any]) -> None:
-    """A task deleted past the recycle bin (purged, or a GDPR delete) is not listed there: the sweep
-    checks each open task by id once, at the sweep within a day of its due time, and finds it gone."""
+def test_a_task_gone_for_good_is_found_once_it_is_long_overdue(outcomes: dict[str, Any]) -> None:
+    """A task deleted past the recycle bin (the bin emptied) is in no list: the sweep checks each
+    task still open three days past its due time by id, once, and finds it gone (the cadence was
+    waiting on it). Tasks not yet that overdue cost nothing."""
     emu, portal, ids = outcomes["emu"], outcomes["portal"], outcomes["ids"]
-    (first,) = portal.tasks_of(ids["Reply"])
+    (task,) = portal.tasks_of(ids["Reply"])
+    due = parse_time(task["hs_timestamp"])
     portal.at(START + timedelta(hours=2))
-    emu.delete_object("tasks", first["id"])
-    assert portal.sync(START + timedelta(days=1, hours=1)).status == "ok"  # skips that touch: the next task
-    (later,) = portal.open_tasks_of(ids["Reply"])
-    due = parse_time(later["hs_timestamp"])
-    assert due > START + timedelta(days=3), due  # past the next sweep's window: checked at a later one
-    emu.purge_object("tasks", later["id"])
+    emu.purge_object("tasks", task["id"])
 
-    report = portal.sync(START + timedelta(days=2, hours=1))
-    assert report.counts["tasks_checked"] == 0 and portal.open_tasks_of(ids["Reply"]) == []
-    when = max(due - timedelta(hours=12), START + timedelta(days=3, hours=1))  # the next sweep, a day on
-    assert due < when + timedelta(days=1), due  # within that sweep's window
+    report = portal.sync(START + timedelta(days=1, hours=1))  # the sweep: the task is not yet stale
+    assert report.status == "ok" and report.counts["tasks_checked"] == 0, report.errors
+    _ends_with(portal, ids["Reply"], EnrollmentStatus.ACTIVE)
+    assert portal.enrollments(ids["Reply"])[-1].open_task_key  # still waiting on it
+    when = due + timedelta(days=3, hours=1)
     after = portal.sync(when)
 
     assert after.status == "ok", after.errors
     assert after.counts["tasks_checked"] >= 1
     assert any(n.contact_id == ids["Reply"] and "cancelled or skipped" in n.reason for n in after.skipped)
+    (next_task,) = portal.open_tasks_of(ids["Reply"])
+    assert next_task["id"] != task["id"]
