@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from support.conformance import SEED_CONTACTS, CRMConformance
-from support.local import LocalRecruiter, read_csv, seed_local  # noqa: F401 - read_csv: for branches written before the move
+from support.local import LocalRecruiter, seed_local
 
 from connector.crm.local import LocalCRM
 

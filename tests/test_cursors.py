@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubspot_support import env_for
-from support.hubspot import START, outcome_portal
+from support.hubspot import START, env_for, outcome_portal
 from support.hubspot import ends_with as _ends_with
 
 from connector.crm.hubspot.emulator import HubSpotEmulator

@@ -20,7 +20,6 @@ from support.hubspot import (
     Portal,
     assert_converged,
     bulk_config,
-    create_property,  # noqa: F401 - for branches written before the move (import it from support.hubspot)
     ends_with,
     hs_time,
     live_task_keys,
