@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from .crm.base import CRMError
 
+SAMPLE_MIN = 20  # a sample of open tasks smaller than this says nothing about the rest
+
 
 @dataclass(frozen=True, slots=True)
 class MassExitLimit:
@@ -35,10 +37,18 @@ class Vanished:
     active: int
     contacts: list[str] = field(default_factory=list)  # ids of enrolled contacts gone from the CRM
     tasks: list[str] = field(default_factory=list)  # contact ids whose open task is gone
+    sampled: int = 0  # open tasks checked by id as a sample of all of them (not for a reason of their own)
+    sampled_gone: int = 0  # of those, how many are gone
 
     @property
     def affected(self) -> int:
-        return len(set(self.contacts) | set(self.tasks))
+        """Enrollments the run would act on; when a large enough sample of the open tasks says
+        more are gone than were seen (a token for another portal: none of our tasks is there),
+        the sample's share of all active enrollments."""
+        seen = len(set(self.contacts) | set(self.tasks))
+        if self.sampled >= SAMPLE_MIN:
+            return max(seen, round(self.active * self.sampled_gone / self.sampled))
+        return seen
 
 
 class MassExitHeld(CRMError):
@@ -59,6 +69,8 @@ def describe(vanished: Vanished, limit: MassExitLimit) -> str:
         seen.append(f"{len(vanished.contacts)} enrolled contacts are gone from the CRM ({_sample(vanished.contacts)})")
     if vanished.tasks:
         seen.append(f"{len(vanished.tasks)} open tasks are gone ({_sample(vanished.tasks)})")
+    if vanished.sampled >= SAMPLE_MIN and vanished.sampled_gone:
+        seen.append(f"{vanished.sampled_gone} of {vanished.sampled} open tasks checked as a sample are gone")
     share = vanished.affected / vanished.active if vanished.active else 1.0
     return (
         f"mass change held: {' and '.join(seen)}; acting on them would end or move {vanished.affected} of "

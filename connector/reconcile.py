@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import random
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,9 @@ log = logging.getLogger("connector.sync")  # one run's log lines under one name
 
 SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contacts and deleted tasks
 STALE_AFTER = timedelta(days=3)  # an open task this long overdue is checked by id, once
+STALE_CHECKS = 1000  # at most this many such tasks a sweep (10 batch reads on HubSpot)
+SAMPLE_CHECKS = 100  # open tasks checked by id at each sweep as a sample (one HubSpot request)
+STALE_CURSOR = "stale_checked"  # the due time up to which open tasks have been checked
 RECONCILE_PAGE = 100
 
 
@@ -65,7 +69,7 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     then moves the sweep cursor).
 
     A CRM that lists its deletions (`ListsDeletions`) is asked what was deleted, and about the
-    open tasks that have just become long overdue, each once (`stale_window`): the sweep costs what
+    open tasks long overdue, each once and a bounded number a day (`stale_tasks`): the sweep costs what
     changed, not the size of the account. Merges are seen by the incremental read (the survivor
     changes). Everything known is verified only when no earlier sweep is trusted, or when the CRM
     cannot list its deletions."""
@@ -76,22 +80,24 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     if (verify is None and check is None and deletions is None) or (last is not None and now - last < every):
         return False
     live = store.live_contact_ids()
+    sampled = (0, 0)
     if deletions is not None and last is not None:
         gone = list(deletions.deleted_contacts(live)) if live else []
         open_tasks = store.open_task_ids()
         states = list(deletions.deleted_tasks(open_tasks)) if open_tasks else []
         if check is not None:
             listed = {s.key for s in states}
-            start, end = stale_window(last, now)
-            coming = {k: v for k, v in store.open_task_ids(due_from=start, due_before=end).items() if k not in listed}
-            states += list(check.check_tasks(coming)) if coming else []
-            report.counts["tasks_checked"] += len(coming)
+            coming = stale_tasks(store, now, listed)
+            sample = sample_tasks(open_tasks, listed | set(coming), now)
+            states += list(check.check_tasks(coming | sample)) if coming or sample else []
+            report.counts["tasks_checked"] += len(coming) + len(sample)
+            sampled = (len(sample), sum(1 for s in states if s.key in sample and s.status is TaskStatus.DELETED))
     else:
         gone = list(verify.verify_contacts(live)) if verify is not None and live else []
         open_tasks = store.open_task_ids() if check is not None else {}
         states = list(check.check_tasks(open_tasks)) if check is not None and open_tasks else []
         report.counts["tasks_checked"] += len(open_tasks)
-    _hold_mass_exit(store, len(live), gone, states, mass_exit)
+    _hold_mass_exit(store, len(live), gone, states, mass_exit, sampled)
     if gone:
         store.upsert_contacts(gone, now)
         store.mark_needs_plan([c.id for c in gone])
@@ -101,22 +107,36 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     return True
 
 
-def stale_window(last: datetime, now: datetime) -> tuple[datetime, datetime]:
-    """The due times whose open tasks this sweep checks by id: [last - STALE_AFTER, now - STALE_AFTER).
+def stale_tasks(store: Store, now: datetime, listed: set[str], limit: int = STALE_CHECKS) -> dict[str, str]:
+    """The open tasks this sweep checks by id (key -> CRM id), and the cursor moved past them.
 
     Deletions are read from the recycle bin; this check is for a task deleted for good (the bin
     emptied), which no list shows. It matters where a task stays open long past its due time:
-    the cadence waits on it. Consecutive sweeps tile the timeline, so each task still open
-    `STALE_AFTER` past its due time is checked once (a sweep after a gap checks what went stale
-    meanwhile); tasks completed in time, most of them, cost nothing."""
-    return last - STALE_AFTER, now - STALE_AFTER
+    the cadence waits on it. Each task still open `STALE_AFTER` past its due time is checked
+    once, in due order, at most `STALE_CHECKS` a sweep (a backlog is worked through over days,
+    at a bounded cost a day); tasks completed in time, most of them, cost nothing."""
+    rows = store.stale_open_tasks(store.cursor(STALE_CURSOR), now - STALE_AFTER, limit)
+    if rows:
+        store.set_cursor(STALE_CURSOR, rows[-1][2], now)
+    return {key: crm_id for key, crm_id, _ in rows if key not in listed and crm_id}
 
 
-def _hold_mass_exit(store: Store, active: int, gone: Sequence[Contact], states: Sequence[Any], limit: MassExitLimit) -> None:
+def sample_tasks(open_tasks: Mapping[str, str], skip: set[str], now: datetime) -> dict[str, str]:
+    """Up to `SAMPLE_CHECKS` open tasks, a different draw each sweep, checked by id: nothing else
+    shows a token for another portal (whose recycle bin lists none of our records) before it
+    writes there; over the weeks the draws also reach tasks deleted for good before they go stale."""
+    pool = sorted(k for k, crm_id in open_tasks.items() if crm_id and k not in skip)
+    keys = random.Random(now.date().toordinal()).sample(pool, min(SAMPLE_CHECKS, len(pool)))
+    return {k: open_tasks[k] for k in keys}
+
+
+def _hold_mass_exit(store: Store, active: int, gone: Sequence[Contact], states: Sequence[Any], limit: MassExitLimit,
+                    sampled: tuple[int, int] = (0, 0)) -> None:
     """The safety valve (connector.massexit): raises MassExitHeld before anything is applied."""
     deleted = [s.key for s in states if s.status is TaskStatus.DELETED]
     owners = {r.key: r.contact_id for r in map(store.get, deleted) if r is not None}
-    seen = Vanished(active=active, contacts=[c.id for c in gone], tasks=sorted(set(owners.values())))
+    seen = Vanished(active=active, contacts=[c.id for c in gone], tasks=sorted(set(owners.values())),
+                    sampled=sampled[0], sampled_gone=sampled[1])
     check_mass_exit(seen, limit)
 
 

@@ -316,9 +316,13 @@ class Store(Protocol):
         """Contacts with an active or snoozed enrollment."""
         ...
 
-    def open_task_ids(self, *, due_from: datetime | None = None, due_before: datetime | None = None) -> dict[str, str]:
-        """Key -> CRM id of created tasks the CRM last said were open (due in [due_from, due_before)
-        when given)."""
+    def open_task_ids(self) -> dict[str, str]:
+        """Key -> CRM id of created tasks the CRM last said were open."""
+        ...
+
+    def stale_open_tasks(self, after: datetime | None, before: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+        """(key, CRM id, due time) of open tasks due in (after, before), earliest first: `limit`
+        or a few more (a group due at the same time is never cut in two)."""
         ...
 
     def apply_task_states(self, states: Iterable[TaskState], now: datetime) -> set[str]:

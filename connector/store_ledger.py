@@ -151,17 +151,23 @@ class LedgerQueries:
             update_in(self, f"UPDATE tasks SET status='{CLOSED}', crm_status='deleted', updated_at=? "
                             f"WHERE account=? AND status='{PENDING}' AND key IN ({{ids}})", keys, ts(now))
 
-    def open_task_ids(self: SQLSession, *, due_from: datetime | None = None,
-                      due_before: datetime | None = None) -> dict[str, str]:
-        sql = f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'"
-        params: list[Any] = [self.account]
-        if due_from is not None:
-            sql += " AND due_at>=?"
-            params.append(ts(due_from))
-        if due_before is not None:
-            sql += " AND due_at<?"
-            params.append(ts(due_before))
-        return {r["key"]: r["crm_id"] for r in self._q(sql, params)}
+    def open_task_ids(self: SQLSession) -> dict[str, str]:
+        rows = self._q(f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'", (self.account,))
+        return {r["key"]: r["crm_id"] for r in rows}
+
+    def stale_open_tasks(self: SQLSession, after: datetime | None, before: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+        """(key, CRM id, due time) of open tasks due after `after` (None: any time) and before
+        `before`, earliest due first: at least `limit` of them when there are, and never a group
+        of tasks due at the same time cut in two (so a cursor on the last due time is exact)."""
+        sql = (f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open' "
+               "AND due_at>? AND due_at<? ORDER BY due_at, key LIMIT ?")
+        rows = list(self._q(sql, (self.account, ts(after) if after else "", ts(before), limit)))
+        if len(rows) == limit:  # the rest of the last due time's group
+            last = rows[-1]
+            rows += self._q(f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' "
+                            "AND crm_status='open' AND due_at=? AND key>? ORDER BY key",
+                            (self.account, last["due_at"], last["key"]))
+        return [(r["key"], r["crm_id"], stamp(r["due_at"])) for r in rows]
 
     def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:
         changed: set[str] = set()
