@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from datetime import datetime, timezone
@@ -356,7 +358,7 @@ def test_a_missing_row_is_not_a_deletion(tmp_path: Path) -> None:
 
 
 def test_a_run_appends_each_batch_and_rewrites_tasks_csv_once_at_its_end(tmp_path: Path) -> None:
-    """A first run that creates 7 tasks in batches of 2: the first batch creates tasks.csv, the next three are
+    """A first run that creates 7 tasks in batches of 2: tasks.csv is created with its header, the four batches are
     appended to that same file (it is never re-read and replaced per batch, which made a first sync superlinear),
     each batch is in the file when the sync records it, and the end of the run sorts the file once."""
     config = make_workspace(tmp_path / "ws")
@@ -373,13 +375,60 @@ def test_a_run_appends_each_batch_and_rewrites_tasks_csv_once_at_its_end(tmp_pat
     assert report.status == "ok" and report.counts["created"] == 7
     assert [n for _, n in after_batch] == [2, 4, 6, 7]
     assert len({inode for inode, _ in after_batch}) == 1, "tasks.csv was replaced between two batches of one run"
-    assert (crm.files_replaced, crm.appends) == (1, 3)
+    assert (crm.files_replaced, crm.appends) == (1, 4)  # the header, then every batch appended
     crm.close()  # the end of the run (run_sync closes a CRM it built itself)
     assert crm.files_replaced == 2
     rows = read_csv(path)
     assert len(rows) == 7 and [(r["owner"], r["due_utc"]) for r in rows] == sorted((r["owner"], r["due_utc"]) for r in rows)
     crm.close()
     assert crm.files_replaced == 2  # nothing appended since: nothing to sort
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", ""], ids=["LF", "CRLF (Excel)", "no line end after the last row"])
+def test_the_end_of_run_sort_moves_whole_rows_into_a_full_rewrites_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         line_end: str) -> None:
+    """The end of a run sorts the rows it appended into place by moving the bytes of whole rows (the file is not
+    parsed again): a note over two lines, the recruiter's own column and their line ends come back as they were,
+    in the order a full read-merge-rewrite gives."""
+    first = LocalCRM({}, base_dir=seed_local(tmp_path))
+    first.create_tasks([make_task("c1", 3), make_task("c3", 0, owner_id="o2")])
+    first.close()
+    rows = read_csv(tmp_path / "tasks.csv")
+    rows[0]["note"] = "Called twice.\nTry the office line."
+    header = [*rows[0], "my_column"]
+    rows[-1]["my_column"] = "keep me"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator=line_end or "\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    text = out.getvalue() if line_end else out.getvalue()[:-1]
+    (tmp_path / "tasks.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())  # as Excel saves "CSV UTF-8"
+    run = LocalCRM({}, base_dir=tmp_path)
+    read(run)
+    run.create_tasks([make_task("c2", 1), make_task("c1", 0)])
+    run.create_tasks([make_task("c3", 2, owner_id="o2")])
+    before_sort = (tmp_path / "tasks.csv").read_bytes()
+    rewrites: list[int] = []
+    original = csvio.atomic_write_rows
+    monkeypatch.setattr(csvio, "atomic_write_rows", lambda *a, **k: rewrites.append(1) or original(*a, **k))
+    run.close()
+    sorted_by_bytes = read_csv(tmp_path / "tasks.csv")
+    assert not rewrites, "the end-of-run sort parsed and rewrote the file instead of moving its rows"
+    assert sorted(map(str, sorted_by_bytes)) == sorted(map(str, read_csv_bytes(before_sort)))  # every row, whole
+    # the order a full read-merge-rewrite gives (a CRM that does not know the file sorts it that way)
+    (tmp_path / "tasks.csv").write_bytes(before_sort)
+    full = LocalCRM({}, base_dir=tmp_path)
+    full._unsorted = True
+    full.close()
+    assert rewrites and sorted_by_bytes == read_csv(tmp_path / "tasks.csv")
+    assert [r["contact_name"] for r in sorted_by_bytes] == ["Ada Lovelace", "Grace Hopper", "Ada Lovelace",
+                                                            "Alan Turing", "Alan Turing"]
+    assert sorted_by_bytes[2]["note"] == "Called twice.\nTry the office line."
+    assert sorted_by_bytes[3]["my_column"] == "keep me"
+
+
+def read_csv_bytes(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 # ------------------------------------------------------------------------------ referrals

@@ -36,17 +36,22 @@ Writing tasks.csv costs what is written, not what the file holds: a run reads th
   resume on the rewritten file.
 - `close_tasks` edits rows, so it re-reads, merges and rewrites (closes are few per run).
 - `close()` (the end of a run) sorts the rows appended during the run into place (by
-  recruiter, then due time): one more read-merge-rewrite, only when rows were appended.
+  recruiter, then due time), only when rows were appended: one atomic rewrite that moves the
+  bytes of whole rows (where each row is was noted when the file was read and appended to),
+  or, if the file changed since, a read-merge-rewrite.
 
-So a first sync of n contacts reads and writes tasks.csv a fixed number of times (not once per
-batch of 500), and a recruiter's edit saved during a run is merged like any other: the next
-write sees a file it does not know and merges into it.
+So a first sync of n contacts writes tasks.csv's header, appends n/500 batches, and rewrites it
+once (never once per batch of 500, which made a first sync superlinear); a recruiter's edit
+saved during a run is merged like any other: the next write sees a file it does not know and
+merges into it. A task row saved over by a stale copy is written back by the next run
+(`missing_tasks`), as before.
 
 Files are read whole or not at all (`csvtable`): a file that cannot be read as a table
 stops the run before anything is planned or written (`UnreadableFile`, exit 2). A task row
 missing from tasks.csv is never a deletion: its task stays open in the state and the sync
 writes the row back (`missing_tasks`). tasks.csv is written as UTF-8 with a byte-order
-mark (what Excel opens correctly), with the separator it was saved with.
+mark (what Excel opens correctly), with the separator it was saved with (and, while rows are
+only added to it, the line ends it was saved with).
 
 Referrals: a task marked done with outcome `referral` and the referred person's name,
 email or phone in the `referred_*` columns becomes a contact on the next read, appended to
@@ -309,6 +314,13 @@ class LocalCRM(ListsTasksFromFile):
             taskappend.recover(path)
             for _ in range(5):
                 known = self._known_file()
+                if known is None and not path.exists():
+                    try:
+                        known = self._new_tasks_file()
+                    except csvio.ChangedWhileWriting:
+                        continue  # someone else created it meanwhile: merge into theirs
+                    except OSError as exc:
+                        return [WriteResult(t.key, False, error=f"{label}: {exc.strerror or exc}", retryable=True) for t in tasks]
                 if known is None or not known.appendable or self._stamps_due:
                     results = self._rewrite(tasks, apply)
                     if results is None:
@@ -317,8 +329,9 @@ class LocalCRM(ListsTasksFromFile):
                 results, added = self._plan_creates(tasks, known.tasks)
                 if not added:
                     return results
+                data, lengths = known.encode(added)
                 try:
-                    identity = taskappend.append(path, known.encode(added), known)
+                    identity, at, gap = taskappend.append(path, data, known)
                 except csvio.ChangedWhileWriting:
                     self._known = None
                     continue  # saved over (or replaced) while we appended: merge on what is there now
@@ -329,9 +342,7 @@ class LocalCRM(ListsTasksFromFile):
                     return [WriteResult(t.key, False, error=f"{label}: {exc.strerror}", unknown=True) for t in tasks]
                 except OSError as exc:
                     return [WriteResult(t.key, False, error=f"{label}: {exc.strerror or exc}", retryable=True) for t in tasks]
-                known.identity = identity
-                for row in added:
-                    known.add(row["key"], row["task_id"])
+                known.appended(added, lengths, at, gap, identity)
                 self.appends += 1
                 self._unsorted = True
                 return results
@@ -389,9 +400,14 @@ class LocalCRM(ListsTasksFromFile):
 
     def sort_tasks_file(self) -> None:
         """Rows appended since tasks.csv was last sorted are put in their place (by recruiter and due
-        time): one rewrite, at the end of a run (`close`). A file that cannot be rewritten now keeps
-        its rows where they are (nothing is lost: they are only out of order)."""
+        time): one rewrite, at the end of a run (`close`). While the file is still as this process
+        left it, its rows' bytes are known (`KnownFile.layout`) and are reordered without parsing
+        the file again; otherwise it is read, merged and rewritten. A file that cannot be rewritten
+        now keeps its rows where they are (nothing is lost: they are only out of order)."""
         if not self._unsorted:
+            return
+        if not self._stamps_due and self._sort_known_bytes():
+            self._unsorted = False
             return
 
         def apply(rows: list[dict[str, str]]) -> tuple[list[WriteResult], bool]:
@@ -407,6 +423,39 @@ class LocalCRM(ListsTasksFromFile):
     def _check_batch(self, items: Sequence[Any]) -> None:
         if len(items) > self.capabilities.max_batch:
             raise ValueError(f"batch of {len(items)} is larger than max_batch {self.capabilities.max_batch}")
+
+    def _sort_known_bytes(self) -> bool:
+        """The end-of-run sort on the bytes this process knows the rows by; False when it cannot."""
+        path = self.tasks_path
+        with csvio.file_lock(path):
+            taskappend.recover(path)
+            known = self._known_file()
+            if known is None or known.layout is None:
+                return False
+            data, st = csvtable.read_stable(path, self._label(path), missing_ok=True, trusted=known.identity)
+            if data is None or st is None or csvtable.identity_of(st) != known.identity:
+                return False
+            ordered = known.sorted_bytes(data)
+            if ordered is None:
+                return False
+            try:
+                written = csvio.atomic_write_bytes(path, ordered[0], unchanged_since=(st.st_mtime_ns, st.st_size))
+            except csvio.ChangedWhileWriting:
+                return False
+            known.identity, known.layout = csvtable.identity_of(written), ordered[1]
+            self.files_replaced += 1
+            return True
+
+    def _new_tasks_file(self) -> taskappend.KnownFile:
+        """tasks.csv with its header only (atomically), to append the first rows to."""
+        dialect = csvtable.Dialect("utf-8", self.delimiter or ",", True, "\n")
+        written = csvio.atomic_write_rows(self.tasks_path, TASK_COLUMNS, [], unchanged_since=None,
+                                          delimiter=dialect.delimiter, bom=True)
+        self.files_replaced += 1
+        known = taskappend.KnownFile.of(csvtable.identity_of(written), TASK_COLUMNS, dialect, [])
+        known.layout, known.header_end = [], written.st_size
+        self._known = known
+        return known
 
     def _known_file(self) -> taskappend.KnownFile | None:
         """What this process knows of tasks.csv, when the file is still exactly what it knew."""
@@ -513,19 +562,19 @@ class LocalCRM(ListsTasksFromFile):
         return csvtable.read_table_whole(path, self._label(path), key, encoding=self.encoding,
                                          delimiter=self.delimiter, missing_ok=missing_ok)
 
-    def _read_tasks(self) -> csvtable.Table:
+    def _read_tasks(self, *, line_starts: bool = False) -> csvtable.Table:
         """tasks.csv read whole, without an append a killed run left partial (taskappend.cut_partial)."""
         known = self._known
         return csvtable.read_table_whole(self.tasks_path, self._label(self.tasks_path), "key", encoding=self.encoding,
                                          delimiter=self.delimiter, missing_ok=True,
                                          trusted=known.identity if known else None,
-                                         cut=taskappend.cut_partial(self.tasks_path))
+                                         cut=taskappend.cut_partial(self.tasks_path), line_starts=line_starts)
 
     def _load_run_tasks(self) -> csvtable.Table:
         """tasks.csv for this run: read whole, and with no malformed row (a row that cannot be
         read might be any task: nothing is planned from the file, and it is never rewritten).
         What is read is what this run's first create appends to, if the file is still the same."""
-        table = self._read_tasks()
+        table = self._read_tasks(line_starts=True)
         if table.errors:
             first = table.errors[0]
             raise csvtable.UnreadableFile(self._label(self.tasks_path), first.line, "row", first.message,
@@ -537,7 +586,8 @@ class LocalCRM(ListsTasksFromFile):
             t = table.header.index("task_id") if "task_id" in table.header else -1
             pairs = ((r.values[k] if k < len(r.values) else "", r.values[t] if 0 <= t < len(r.values) else "")
                      for r in table.records)
-            self._known = taskappend.KnownFile.of(table.identity, table.header, table.dialect, pairs)
+            self._known = taskappend.KnownFile.of(table.identity, table.header, table.dialect, pairs).with_layout(table)
+        table.line_starts = None  # not needed beyond this
         return table
 
     def _task_problems(self, table: csvtable.Table) -> list[BadRecord]:

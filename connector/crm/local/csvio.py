@@ -249,6 +249,15 @@ def atomic_write_rows(
     return atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
 
 
+def atomic_write_bytes(path: Path, data: bytes, *, unchanged_since: tuple[int, int] | bool | None = False) -> os.stat_result:
+    """`atomic_write_text` of bytes as they are."""
+
+    def write(f: IO[str]) -> None:
+        f.buffer.write(data)  # type: ignore[attr-defined]
+
+    return atomic_write_text(path, write, unchanged_since=unchanged_since)
+
+
 def atomic_append_rows(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], *,
                        encoding: str = "utf-8", delimiter: str = ",") -> None:
     """Append rows to a CSV, keeping the existing bytes as they are (and their encoding and

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -67,6 +68,8 @@ class Table:
     warnings: list[str] = field(default_factory=list)
     signature: tuple[int, int] | None = None  # (mtime_ns, size) of the bytes read
     identity: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) of the file read
+    line_starts: list[int] | None = None  # byte offset of each physical line (when asked for, see read_table_whole)
+    size: int = 0  # bytes parsed
 
 
 def check_encoding(name: str) -> str:
@@ -105,18 +108,25 @@ def identity_of(st: os.stat_result) -> tuple[int, int, int]:
 def read_table_whole(path: Path, label: str, key: str, *, encoding: str | None = None,
                      delimiter: str | None = None, missing_ok: bool = False,
                      trusted: tuple[int, int, int] | None = None,
-                     cut: Callable[[bytes, os.stat_result], bytes] | None = None) -> Table:
+                     cut: Callable[[bytes, os.stat_result], bytes] | None = None, line_starts: bool = False) -> Table:
     """The whole file as a Table, or UnreadableFile. A missing file is an empty table when `missing_ok`.
 
     `trusted`: the identity of a file this process wrote itself (no save of a person's in
     progress: read it at once). `cut`: what of the bytes read is the file (the tasks file
-    leaves out an append a killed run left half-written, connector/crm/local/taskappend.py)."""
+    leaves out an append a killed run left half-written, connector/crm/local/taskappend.py).
+    `line_starts`: also note where each line starts in the bytes (a record's bytes are then from
+    its line's start to the next record's), for UTF-8 text whose line ends are all LF or CRLF."""
     data, st = read_stable(path, label, missing_ok=missing_ok, trusted=trusted)
     if data is None or st is None:
         return Table([], [], [], Dialect(encoding or "utf-8", delimiter or ",", bom=True), signature=None)
-    table = parse_table(cut(data, st) if cut else data, label, key, encoding=encoding, delimiter=delimiter)
+    if cut:
+        data = cut(data, st)
+    table = parse_table(data, label, key, encoding=encoding, delimiter=delimiter)
     table.signature = (st.st_mtime_ns, st.st_size)
     table.identity = identity_of(st)
+    table.size = len(data)
+    if line_starts and table.dialect.encoding == "utf-8" and data.count(b"\r") == data.count(b"\r\n"):
+        table.line_starts = [0, *(m.end() for m in re.finditer(b"\n", data))]
     return table
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import csvio, csvtable
-from .taskfile import TASK_COLUMNS
+from .taskfile import TASK_COLUMNS, sort_key
 
 
 class AppendUncertain(OSError):
@@ -51,6 +51,10 @@ class KnownFile:
     line_end: str
     appendable: bool  # UTF-8 with a BOM and every column: rows can be added as they are
     tasks: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (first row's task id, rows with the key)
+    # where each row's bytes are, in file order: (sort key, start, end); the header is bytes [0, header_end).
+    # None when not known (after a rewrite): the end-of-run sort then reads the file whole
+    layout: list[tuple[tuple[str, str, str, str], int, int]] | None = None
+    header_end: int = 0
 
     @classmethod
     def of(cls, identity: tuple[int, int, int], header: Sequence[str], dialect: csvtable.Dialect,
@@ -70,17 +74,77 @@ class KnownFile:
         first, count = self.tasks.get(key, (task_id, 0))
         self.tasks[key] = (first, count + 1)
 
-    def encode(self, rows: Sequence[Mapping[str, str]]) -> bytes:
-        """Rows as the bytes to append: the file's columns, separator and line ends, UTF-8."""
-        return csvio.csv_lines(self.header, rows, delimiter=self.delimiter, line_end=self.line_end).encode("utf-8")
+    def with_layout(self, table: csvtable.Table) -> KnownFile:
+        """Where the rows of `table` (read with line_starts) are in its bytes, if it can be appended to."""
+        starts = table.line_starts
+        if not self.appendable or starts is None:
+            return self
+        records = table.records
+        positions = [self.header.index(c) for c in ("owner", "owner_id", "due_utc", "contact_name", "key")]
+        layout: list[tuple[tuple[str, str, str, str], int, int]] = []
+        for i, record in enumerate(records):
+            end = starts[records[i + 1].line - 1] if i + 1 < len(records) else table.size
+            layout.append((_sort_key(record.values, positions), starts[record.line - 1], end))
+        self.layout = layout
+        self.header_end = starts[records[0].line - 1] if records else table.size
+        return self
+
+    def encode(self, rows: Sequence[Mapping[str, str]]) -> tuple[bytes, list[int]]:
+        """Rows as the bytes to append (the file's columns, separator and line ends, UTF-8), and
+        each row's length in them."""
+        lines = [csvio.csv_lines(self.header, [row], delimiter=self.delimiter, line_end=self.line_end).encode("utf-8")
+                 for row in rows]
+        return b"".join(lines), [len(line) for line in lines]
+
+    def appended(self, rows: Sequence[Mapping[str, str]], lengths: Sequence[int], at: int, gap: int,
+                 identity: tuple[int, int, int]) -> None:
+        """Rows were appended at byte `at` (after `gap` bytes of line end the file lacked)."""
+        self.identity = identity
+        for row in rows:
+            self.add(row["key"], row["task_id"])
+        if self.layout is None:
+            return
+        if gap:  # the line end belongs to the row before it
+            if self.layout:
+                key, start, end = self.layout[-1]
+                self.layout[-1] = (key, start, end + gap)
+            else:
+                self.header_end += gap
+        start = at + gap
+        for row, length in zip(rows, lengths, strict=True):
+            self.layout.append((sort_key(row), start, start + length))
+            start += length
+
+    def sorted_bytes(self, data: bytes) -> tuple[bytes, list[tuple[tuple[str, str, str, str], int, int]]] | None:
+        """The file's bytes with its rows by recruiter and due time (`taskfile.sort_key`, stable,
+        as a read-merge-rewrite sorts them) and the layout of those bytes; None when the layout
+        does not describe `data`."""
+        if self.layout is None or len(data) != (self.layout[-1][2] if self.layout else self.header_end):
+            return None
+        order = sorted(self.layout, key=lambda item: item[0])
+        out = [data[: self.header_end]]
+        layout: list[tuple[tuple[str, str, str, str], int, int]] = []
+        at = self.header_end
+        for key, start, end in order:
+            out.append(data[start:end])
+            layout.append((key, at, at + end - start))
+            at += end - start
+        return b"".join(out), layout
+
+
+def _sort_key(values: Sequence[str], positions: Sequence[int]) -> tuple[str, str, str, str]:
+    """`taskfile.sort_key` of a row given as values (positions: owner, owner_id, due_utc, contact_name, key)."""
+    owner, owner_id, due, name, key = (values[p] if 0 <= p < len(values) else "" for p in positions)
+    return owner or owner_id, due, name, key
 
 
 def marker_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.append")
 
 
-def append(path: Path, data: bytes, known: KnownFile) -> tuple[int, int, int]:
-    """Add `data` to `path` if it is still the file `known` describes; returns its new identity.
+def append(path: Path, data: bytes, known: KnownFile) -> tuple[tuple[int, int, int], int, int]:
+    """Add `data` to `path` if it is still the file `known` describes; returns its new identity,
+    the size it had before, and how many bytes of line end were added before `data`.
 
     ChangedWhileWriting: the file is not (or, by the end, no longer) that file; our bytes are
     not in the file at `path` (redo the merge on what is there now). AppendUncertain: see
@@ -94,8 +158,10 @@ def append(path: Path, data: bytes, known: KnownFile) -> tuple[int, int, int]:
         before = os.fstat(fd)
         if csvtable.identity_of(before) != known.identity:
             raise csvio.ChangedWhileWriting(str(path))
+        gap = b""
         if before.st_size and os.pread(fd, 1, before.st_size - 1) not in (b"\n", b"\r"):
-            data = known.line_end.encode() + data  # the last row had no line end: start a new line
+            gap = known.line_end.encode()  # the last row had no line end: start a new line
+            data = gap + data
         _write_marker(marker, before.st_ino, before.st_size, before.st_size + len(data), data)
         try:
             view = memoryview(data)
@@ -120,7 +186,7 @@ def append(path: Path, data: bytes, known: KnownFile) -> tuple[int, int, int]:
         raise csvio.ChangedWhileWriting(str(path)) from None
     if now.st_ino != after.st_ino:  # replaced (a spreadsheet's save) while we wrote: our rows left with the old file
         raise csvio.ChangedWhileWriting(str(path))
-    return csvtable.identity_of(after)
+    return csvtable.identity_of(after), before.st_size, len(gap)
 
 
 def _write_marker(marker: Path, inode: int, before: int, after: int, data: bytes) -> None:
