@@ -115,7 +115,8 @@ def one(accounts: int, contacts: int, workers: int) -> dict[str, Any]:
                 mine = [r for r in period if r["account"] == f"portal{n}"]
                 window = [datetime.fromisoformat(mine[0][k].replace("Z", "+00:00")).timestamp() for k in ("started_at", "ended_at")] if mine else [0, 0]
                 entries = [e for e in emu.requests() if window[0] <= e.time <= window[1]]  # this account's job (not the next period's)
-                per_account[f"portal{n}"] = {"requests_first_period": len(entries),
+                per_account[f"portal{n}"] = {"ran_s": [round(w - start.timestamp(), 1) for w in window],
+                                             "requests_first_period": len(entries),
                                              "http_429": sum(1 for e in entries if e.status == 429),
                                              "tasks": emu.count("tasks"),
                                              "status": mine[0]["status"] if mine else "missing",

@@ -31,7 +31,6 @@ SWEEP_EVERY = timedelta(hours=24)  # how often to look for deleted/merged contac
 STALE_AFTER = timedelta(days=3)  # an open task this long overdue is checked by id, once
 STALE_CHECKS = 1000  # at most this many such tasks a sweep (10 batch reads on HubSpot)
 SAMPLE_CHECKS = 100  # open tasks checked by id at each sweep as a sample (one HubSpot request)
-STALE_CURSOR = "stale_checked"  # the due time up to which open tasks have been checked
 RECONCILE_PAGE = 100
 
 
@@ -115,10 +114,8 @@ def stale_tasks(store: Store, now: datetime, listed: set[str], limit: int = STAL
     the cadence waits on it. Each task still open `STALE_AFTER` past its due time is checked
     once, in due order, at most `STALE_CHECKS` a sweep (a backlog is worked through over days,
     at a bounded cost a day); tasks completed in time, most of them, cost nothing."""
-    rows = store.stale_open_tasks(store.cursor(STALE_CURSOR), now - STALE_AFTER, limit)
-    if rows:
-        store.set_cursor(STALE_CURSOR, rows[-1][2], now)
-    return {key: crm_id for key, crm_id, _ in rows if key not in listed and crm_id}
+    rows = store.next_stale_tasks(now - STALE_AFTER, limit, now)
+    return {key: crm_id for key, crm_id in rows if key not in listed and crm_id}
 
 
 def sample_tasks(open_tasks: Mapping[str, str], skip: set[str], now: datetime) -> dict[str, str]:

@@ -320,9 +320,9 @@ class Store(Protocol):
         """Key -> CRM id of created tasks the CRM last said were open."""
         ...
 
-    def stale_open_tasks(self, after: datetime | None, before: datetime, limit: int) -> list[tuple[str, str, datetime]]:
-        """(key, CRM id, due time) of open tasks due in (after, before), earliest first: `limit`
-        or a few more (a group due at the same time is never cut in two)."""
+    def next_stale_tasks(self, before: datetime, limit: int, now: datetime) -> list[tuple[str, str]]:
+        """(key, CRM id) of the next `limit` open tasks due before `before`, in (due, key) order
+        after the last ones returned (the position is kept in the state)."""
         ...
 
     def apply_task_states(self, states: Iterable[TaskState], now: datetime) -> set[str]:

@@ -6,6 +6,7 @@ A mixin of SQLiteStore (connector/store_sqlite.py), as connector/store_sql.py ex
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -155,19 +156,22 @@ class LedgerQueries:
         rows = self._q(f"SELECT key, crm_id FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open'", (self.account,))
         return {r["key"]: r["crm_id"] for r in rows}
 
-    def stale_open_tasks(self: SQLSession, after: datetime | None, before: datetime, limit: int) -> list[tuple[str, str, datetime]]:
-        """(key, CRM id, due time) of open tasks due after `after` (None: any time) and before
-        `before`, earliest due first: at least `limit` of them when there are, and never a group
-        of tasks due at the same time cut in two (so a cursor on the last due time is exact)."""
-        sql = (f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open' "
-               "AND due_at>? AND due_at<? ORDER BY due_at, key LIMIT ?")
-        rows = list(self._q(sql, (self.account, ts(after) if after else "", ts(before), limit)))
-        if len(rows) == limit:  # the rest of the last due time's group
-            last = rows[-1]
-            rows += self._q(f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' "
-                            "AND crm_status='open' AND due_at=? AND key>? ORDER BY key",
-                            (self.account, last["due_at"], last["key"]))
-        return [(r["key"], r["crm_id"], stamp(r["due_at"])) for r in rows]
+    def next_stale_tasks(self: SQLSession, before: datetime, limit: int, now: datetime) -> list[tuple[str, str]]:
+        """(key, CRM id) of the next `limit` open tasks due before `before`, in (due time, key)
+        order after the last ones this returned (its position is kept in the state): each task
+        is returned once, however many share a due time."""
+        r = self._q("SELECT data FROM cached WHERE account=? AND name='stale_checked'", (self.account,)).fetchone()
+        due, key = json.loads(r["data"]) if r else ("", "")
+        rows = list(self._q(
+            f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open' "
+            "AND due_at<? AND (due_at>? OR (due_at=? AND key>?)) ORDER BY due_at, key LIMIT ?",
+            (self.account, ts(before), due, due, key, limit)))
+        if rows:
+            with self.transaction():
+                self._q("INSERT INTO cached (account, name, data, updated_at) VALUES (?, 'stale_checked', ?, ?) "
+                        "ON CONFLICT (account, name) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                        (self.account, json.dumps([rows[-1]["due_at"], rows[-1]["key"]]), ts(now)))
+        return [(r["key"], r["crm_id"]) for r in rows]
 
     def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:
         changed: set[str] = set()

@@ -44,8 +44,8 @@ def _open_tasks(store: Store, dues: list[datetime]) -> list[str]:
 
 
 def test_long_overdue_tasks_are_checked_once_each_and_a_bounded_number_a_sweep(store: Store) -> None:
-    """Ten tasks stale, two not yet: a sweep takes at most `limit` (never cutting a group due at the
-    same time in two), the next ones the rest, in due order; none twice; the recent ones later."""
+    """Ten tasks stale, two not yet: a sweep takes at most `limit`, the next ones the rest, in due
+    order (tasks due at the same time in key order); none twice; the recent ones later."""
     dues = [DUE + timedelta(hours=n // 2) for n in range(10)] + [NOW - timedelta(days=1)] * 2  # pairs due together
     keys = _open_tasks(store, dues)
 
@@ -53,9 +53,9 @@ def test_long_overdue_tasks_are_checked_once_each_and_a_bounded_number_a_sweep(s
     second = stale_tasks(store, NOW, set(), limit=3)
     rest = [stale_tasks(store, NOW, set(), limit=3) for _ in range(3)]
 
-    assert list(first) == keys[:4]  # 3, and the 4th is due with the 3rd
-    assert list(second) == keys[4:8]
-    assert [list(r) for r in rest] == [keys[8:10], [], []]
+    assert list(first) == keys[:3]  # the 3rd and 4th are due together: cut between them
+    assert list(second) == keys[3:6]
+    assert [list(r) for r in rest] == [keys[6:9], keys[9:10], []]
     assert list(stale_tasks(store, NOW + timedelta(days=1) + STALE_AFTER, set(), limit=3)) == keys[10:]
 
 
