@@ -212,7 +212,8 @@ def _cells(values: list[Any]) -> list[Any]:
         return [_cell(v) for v in values]
 
 
-def _row_cells(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> Iterator[list[Any]]:
+def row_cells(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> Iterator[list[Any]]:
+    """Each row's cells in the order of `names` (missing: empty), made safe for a spreadsheet."""
     for row in rows:
         yield _cells([row.get(name, "") for name in names])
 
@@ -222,7 +223,7 @@ def csv_lines(header: Sequence[str], rows: Iterable[Mapping[str, str]], *, delim
     """Rows (dicts keyed by `header`; missing keys are empty) as CSV text, every cell made safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=line_end, delimiter=delimiter)
-    writer.writerows(_row_cells(rows, list(header)))
+    writer.writerows(row_cells(rows, list(header)))
     return buffer.getvalue()
 
 
@@ -244,7 +245,7 @@ def atomic_write_rows(
     def write(f: IO[str]) -> None:
         writer = csv.writer(f, lineterminator="\n", delimiter=delimiter)
         writer.writerow([_cell(name) for name in names])
-        writer.writerows(_row_cells(rows, names))
+        writer.writerows(row_cells(rows, names))
 
     return atomic_write_text(path, write, unchanged_since=unchanged_since, encoding="utf-8-sig" if bom else "utf-8")
 

@@ -25,7 +25,10 @@ and reconciles it against the file: connector/reconcile.py).
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -92,9 +95,17 @@ class KnownFile:
     def encode(self, rows: Sequence[Mapping[str, str]]) -> tuple[bytes, list[int]]:
         """Rows as the bytes to append (the file's columns, separator and line ends, UTF-8), and
         each row's length in them."""
-        lines = [csvio.csv_lines(self.header, [row], delimiter=self.delimiter, line_end=self.line_end).encode("utf-8")
-                 for row in rows]
-        return b"".join(lines), [len(line) for line in lines]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator=self.line_end, delimiter=self.delimiter)
+        ends = [0]
+        for cells in csvio.row_cells(rows, self.header):
+            writer.writerow(cells)
+            ends.append(buffer.tell())
+        text = buffer.getvalue()
+        data = text.encode("utf-8")
+        if len(data) == len(text):  # ASCII: a character is a byte
+            return data, [b - a for a, b in itertools.pairwise(ends)]
+        return data, [len(text[a:b].encode("utf-8")) for a, b in itertools.pairwise(ends)]
 
     def appended(self, rows: Sequence[Mapping[str, str]], lengths: Sequence[int], at: int, gap: int,
                  identity: tuple[int, int, int]) -> None:
