@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,14 @@ def sweep(crm: CRM, store: Store, report: SyncReport, now: datetime, mass_exit: 
     every = crm.capabilities.sweep_every if crm.capabilities.sweep_every is not None else SWEEP_EVERY
     if (verify is None and check is None and deletions is None) or (last is not None and now - last < every):
         return False
+    # change-driven: the overdue check's place moves with what it found, in one transaction
+    # (a run the valve holds checks the same tasks again next time)
+    with store.transaction() if deletions is not None and last is not None else contextlib.nullcontext():
+        return _sweep(store, report, now, mass_exit, last, verify, check, deletions)
+
+
+def _sweep(store: Store, report: SyncReport, now: datetime, mass_exit: MassExitLimit, last: datetime | None,
+           verify: VerifiesContacts | None, check: ChecksTasks | None, deletions: ListsDeletions | None) -> bool:
     live = store.live_contact_ids()
     sampled = (0, 0)
     if deletions is not None and last is not None:

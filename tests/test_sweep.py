@@ -4,7 +4,7 @@ number a sweep; a sample that tells a token for another portal from a few deleti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from support.conformance import make_task
 
-from connector.crm.base import WriteResult
-from connector.massexit import MassExitLimit, Vanished, check
-from connector.reconcile import STALE_AFTER, sample_tasks, stale_tasks
+from connector.crm.base import Capabilities, WriteResult
+from connector.massexit import MassExitHeld, MassExitLimit, Vanished, check
+from connector.reconcile import STALE_AFTER, sample_tasks, stale_tasks, sweep
 from connector.store import Store
 from connector.store_factory import StateLocation, open_store
+from connector.sync_report import SyncReport
+from sequences.records import Contact, TaskState, TaskStatus
 
 NOW = datetime(2026, 3, 20, 14, 0, tzinfo=timezone.utc)
 DUE = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
@@ -83,3 +85,34 @@ def test_a_sample_that_finds_our_tasks_gone_holds_the_run_however_big_the_accoun
         check(wrong, limit)
     check(Vanished(active=70_000, tasks=["c1", "c2"], sampled=100, sampled_gone=2), limit)
     check(Vanished(active=70_000, tasks=["c1"], sampled=5, sampled_gone=5), limit)  # too small to say anything
+
+
+class _ForeignPortal:
+    """A CRM (our own contract, not a client library) where none of our tasks exists: what a
+    token for another portal looks like to the sweep."""
+
+    capabilities = Capabilities(incremental_contacts=True, incremental_tasks=True, max_batch=100)
+
+    def deleted_contacts(self, ids: Sequence[str]) -> Iterator[Contact]:
+        return iter(())
+
+    def deleted_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
+        return iter(())
+
+    def check_tasks(self, ids: Mapping[str, str]) -> Iterator[TaskState]:
+        for key, crm_id in ids.items():
+            yield TaskState(key=key, contact_id="", status=TaskStatus.DELETED, crm_id=crm_id)
+
+
+def test_a_held_sweep_changes_nothing_and_checks_the_same_tasks_next_time(store: Store) -> None:
+    """The valve holds a sweep whose checked tasks are all gone; its overdue-check place did not
+    move (one transaction), so the next sweep checks the same tasks."""
+    _open_tasks(store, [DUE + timedelta(minutes=n) for n in range(30)])
+    before = dict(store.open_task_ids())
+    report = SyncReport(account="acct", started_at=NOW)
+
+    with pytest.raises(MassExitHeld):
+        sweep(_ForeignPortal(), store, report, NOW, MassExitLimit(), NOW - timedelta(days=1))  # type: ignore[arg-type]
+
+    assert store.open_task_ids() == before
+    assert len(store.next_stale_tasks(NOW - STALE_AFTER, 1000, NOW)) == 30  # not one skipped
