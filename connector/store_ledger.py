@@ -15,7 +15,7 @@ from typing import Any
 from sequences.records import CloseTask, CreateTask, TaskState, TaskStatus
 
 from .store import CLOSED, CREATED, FAILED, PENDING, UNKNOWN, LedgerRow, from_ts, record_json, stamp, ts
-from .store_sql import SQLSession, select_in, update_in
+from .store_sql import SQLSession, read_cached, select_in, update_in, write_cached
 
 LEDGER_COLUMNS = (
     "key, contact_id, owner_id, status, crm_id, attempts, last_error, payload, due_at, sent_at, "
@@ -160,17 +160,14 @@ class LedgerQueries:
         """(key, CRM id) of the next `limit` open tasks due before `before`, in (due time, key)
         order after the last ones this returned (its position is kept in the state): each task
         is returned once, however many share a due time."""
-        r = self._q("SELECT data FROM cached WHERE account=? AND name='stale_checked'", (self.account,)).fetchone()
+        r = read_cached(self, "stale_checked")
         due, key = json.loads(r["data"]) if r else ("", "")
         rows = list(self._q(
             f"SELECT key, crm_id, due_at FROM tasks WHERE account=? AND status='{CREATED}' AND crm_status='open' "
             "AND due_at<? AND (due_at>? OR (due_at=? AND key>?)) ORDER BY due_at, key LIMIT ?",
             (self.account, ts(before), due, due, key, limit)))
         if rows:
-            with self.transaction():
-                self._q("INSERT INTO cached (account, name, data, updated_at) VALUES (?, 'stale_checked', ?, ?) "
-                        "ON CONFLICT (account, name) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-                        (self.account, json.dumps([rows[-1]["due_at"], rows[-1]["key"]]), ts(now)))
+            write_cached(self, "stale_checked", [rows[-1]["due_at"], rows[-1]["key"]], now)
         return [(r["key"], r["crm_id"]) for r in rows]
 
     def apply_task_states(self: SQLSession, states: Iterable[TaskState], now: datetime) -> set[str]:

@@ -9,6 +9,7 @@ cost per contact does not include a round trip per row on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -60,6 +61,19 @@ def update_in(store: SQLSession, sql: str, ids: Iterable[str], *params: Any) -> 
     (`{ids}` in `sql` is their IN list)."""
     for chunk in chunks(ids):
         store._q(sql.format(ids=marks(len(chunk))), [*params, store.account, *chunk])
+
+
+def read_cached(store: SQLSession, name: str) -> Any:
+    """The account's `cached` row `name` (its JSON `data` and `updated_at`), or None."""
+    return store._q("SELECT data, updated_at FROM cached WHERE account=? AND name=?", (store.account, name)).fetchone()
+
+
+def write_cached(store: SQLSession, name: str, data: Any, now: datetime) -> None:
+    """Keep `data` (as JSON) under `name` for the account, replacing what was there."""
+    with store.transaction():
+        store._q("INSERT INTO cached (account, name, data, updated_at) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (account, name) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+                 (store.account, name, json.dumps(data), ts(now)))
 
 
 class ContactQueries:

@@ -30,7 +30,7 @@ from .statefile import check_state_file, damaged, readable_copy, unwritable_fold
 from .store import BadStateFile, RunRecord, StateFileError, from_ts, stamp, ts
 from .store_ledger import LedgerQueries
 from .store_migrations import migrate
-from .store_sql import ContactQueries
+from .store_sql import ContactQueries, read_cached, write_cached
 
 log = logging.getLogger(__name__)
 
@@ -205,22 +205,16 @@ class SQLiteStore(ContactQueries, LedgerQueries):
 
     # -- cursors and runs
     def cached_owners(self, max_age: timedelta, now: datetime) -> list[Owner] | None:
-        r = self._q("SELECT data, updated_at FROM cached WHERE account=? AND name='owners'", (self.account,)).fetchone()
+        r = read_cached(self, "owners")
         if r is None or now - stamp(r["updated_at"]) > max_age or stamp(r["updated_at"]) > now:
             return None
         return [Owner(**{**item, "days_off": frozenset(date.fromisoformat(d) for d in item["days_off"])})
                 for item in json.loads(r["data"])]
 
     def cache_owners(self, owners: Sequence[Owner], now: datetime) -> None:
-        with self.transaction():
-            self._q(
-                "INSERT INTO cached (account, name, data, updated_at) VALUES (?, 'owners', ?, ?) "
-                "ON CONFLICT (account, name) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
-                (self.account, json.dumps([{"id": o.id, "first_name": o.first_name, "last_name": o.last_name,
-                                             "email": o.email, "timezone": o.timezone,
-                                             "days_off": sorted(d.isoformat() for d in o.days_off)} for o in owners]),
-                 ts(now)),
-            )
+        write_cached(self, "owners", [{"id": o.id, "first_name": o.first_name, "last_name": o.last_name,
+                                        "email": o.email, "timezone": o.timezone,
+                                        "days_off": sorted(d.isoformat() for d in o.days_off)} for o in owners], now)
 
     def cursor(self, name: str) -> datetime | None:
         r = self._q("SELECT value FROM cursors WHERE account=? AND name=?", (self.account, name)).fetchone()
