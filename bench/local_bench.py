@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 import tempfile
 import time
@@ -128,7 +129,7 @@ def measure(n: int, *, profile: bool = False) -> dict[str, Any]:
             import pstats
 
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("PROFILE_TOP", "25")))
             print(out.getvalue(), file=sys.stderr)
         assert report.status == "ok", (report.status, report.errors[:3])
         created = report.counts["created"]
