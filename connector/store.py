@@ -232,6 +232,10 @@ class Store(Protocol):
         """Contacts whose `referred_by` is one of `ids`, per referrer id."""
         ...
 
+    def has_referrals(self) -> bool:
+        """Whether any contact of the account names a referrer."""
+        ...
+
     def mark_needs_plan(self, ids: Iterable[str]) -> None: ...
 
     def needs_plan(self, after: str = "", limit: int = 500) -> list[str]:

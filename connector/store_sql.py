@@ -119,6 +119,9 @@ class ContactQueries:
             rows.setdefault(r["referred_by"], []).append((r["id"], r["data"]))
         return {referrer: [contact_from_json(data) for _, data in sorted(found)] for referrer, found in rows.items()}
 
+    def has_referrals(self: SQLSession) -> bool:
+        return self._q("SELECT 1 FROM contacts WHERE account=? AND referred_by>'' LIMIT 1", (self.account,)).fetchone() is not None
+
     def mark_needs_plan(self: SQLSession, ids: Iterable[str]) -> None:
         with self.transaction():
             update_in(self, "UPDATE contacts SET needs_plan=1 WHERE account=? AND id IN ({ids})", ids)

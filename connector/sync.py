@@ -41,7 +41,7 @@ from .crm.stop import StopRequested, StopsOnRequest
 from .cursors import RunCursors, read_from
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
-from .rebuild import rebuild_lost_state
+from .rebuild import rebuild_lost_state, state_is_new
 from .reconcile import known_if_merged, reconcile_unknown, restore_missing_tasks, sweep
 from .runlock import LockHeld
 from .store import CLOSED, Store
@@ -214,6 +214,14 @@ class SyncRun:
         to it, and a crash at any point leaves recorded intents for the next run."""
         owners = {o.id: o for o in self.owners()}
         paced = self.config.pacing.enroll_at_capacity
+        if paced and state_is_new(self.store) and not self.store.has_referrals():
+            # a first planning with no referrals: every new enrollment would join an empty queue at
+            # the same moment, so the queue's order is contact-id order (the order of this pass) and
+            # nobody already enrolled competes for capacity; one pass starts contacts in that order
+            # while their owners have room and queues the rest, as the second pass would, and plans
+            # each contact once instead of twice
+            self._plan_pass(Snapshot(self.report.account, self.states(), owners, self.owner_load(owners)))
+            return
         # pass 1: everyone who needs a plan; new enrollments join the queue (when paced)
         queued: set[str] = set()  # contacts pass 1 queued (and said so)
         self._plan_pass(Snapshot(self.report.account, self.states(), owners, self.owner_load(owners),

@@ -69,6 +69,7 @@ def test_first_sync_starts_a_weeks_work_and_queues_the_rest(tmp_path: Path) -> N
     loaded = setup(tmp_path)
     report = run_sync(loaded, now=MONDAY)
     assert report.ok and report.counts["created"] == 10 and report.counts["queued"] == 20  # the 10 started: enrolled only
+    assert report.counts["contacts_planned"] == 30  # a first planning with no referrals: each contact planned once
     rows = tasks(tmp_path)
     assert len(rows) == 10
     due_days = sorted({r["due_local"][:10] for r in rows})
@@ -159,3 +160,25 @@ def test_queue_priority_holds_across_planning_chunks(tmp_path: Path) -> None:
     assert by_day == {"2026-03-02": {"c25", "c26"}, "2026-03-03": {"c27", "c28"}, "2026-03-04": {"c29", "c00"},
                       "2026-03-05": {"c01", "c02"}, "2026-03-06": {"c03", "c04"}}
     assert {r["contact_id"] for r in rows if "referred" in r["subject"]} == {"c25", "c26", "c27", "c28", "c29"}
+
+
+def test_a_first_sync_planned_in_one_pass_keeps_queue_order_across_chunks(tmp_path: Path) -> None:
+    """A first sync with no referrals plans everyone once (no second pass over the queue's head):
+    it starts contacts in contact-id order, the queue's order, however many chunks it takes, and
+    a second sync then plans only what changed."""
+    from functools import partial
+
+    from sequences.engine import plan_iter
+
+    loaded = setup(tmp_path)
+    report = run_sync(loaded, now=MONDAY, planner=partial(plan_iter, chunk=3))
+    assert report.ok, report.errors
+    assert report.counts["contacts_planned"] == 30 and report.counts["queue_considered"] == 0
+    by_day: dict[str, set[str]] = {}
+    for r in tasks(tmp_path):
+        by_day.setdefault(r["due_local"][:10], set()).add(r["contact_id"])
+    assert by_day == {"2026-03-02": {"c00", "c01"}, "2026-03-03": {"c02", "c03"}, "2026-03-04": {"c04", "c05"},
+                      "2026-03-05": {"c06", "c07"}, "2026-03-06": {"c08", "c09"}}
+    assert report.counts["queued"] == 20
+    again = run_sync(loaded, now=MONDAY + timedelta(hours=1), planner=partial(plan_iter, chunk=3))
+    assert again.ok and again.counts["created"] == 0 and again.counts["queue_considered"] == 20  # the usual two passes

@@ -47,6 +47,7 @@ ONCE_PER_RUN = {
     "mark_due": "once per run, after the task changes are read",
     "open_task_ids": "the task read and the sweep, once each per run (most of an old ledger is created tasks)",
     "state_is_new": "once per run: is there a ledger row at all (of any status, LIMIT 1)",
+    "has_referrals": "once per run: does any contact name a referrer (LIMIT 1 on the referrer index)",
     "pacing_summary": "the report's figures, once per run",
     "enrollment_summary": "status and reports, never per chunk",
     "task_summary": "status and reports, never per chunk",
