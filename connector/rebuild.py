@@ -8,8 +8,9 @@ reached, open task, snoozes and exits from the outcomes, at the time they happen
 `sequences.rebuild`). Then it plans as usual, and does what the lost state would have done:
 no task for anyone who replied, snoozed or opted out, no second copy of an open task.
 
-Runs after the contacts are read (the outcomes are the contacts' data) and before the task
-changes are applied. Tasks written before enrollments were kept on them are counted and
+The CRM's tasks are listed before the contacts are read (a new state with none of them may be
+planned as the contacts arrive: connector/sync_stream.py); the rebuild runs after the contacts are
+read (the outcomes are the contacts' data) and before the task changes are applied. Tasks written before enrollments were kept on them are counted and
 reported, never duplicated: the same key is never created twice.
 """
 
@@ -35,10 +36,12 @@ def state_is_new(store: Store) -> bool:
     return not store.ledger(list(LEDGER_STATUSES), limit=1) and next(iter(store.all_enrollments()), None) is None
 
 
-def rebuild_lost_state(crm: object, store: Store, config: Config, report: SyncReport, now: datetime) -> None:
-    """Rebuild the ledger and the enrollments from the CRM's tasks when the state is new."""
+def lost_state_records(crm: object, store: Store, report: SyncReport) -> list[TaskRecord] | None:
+    """This account's tasks as the CRM lists them, when the state is new (None when it is not, or
+    the CRM cannot list its tasks); tasks of other accounts and tasks without an enrollment are
+    counted in the report."""
     if not isinstance(crm, ListsAllTasks) or not state_is_new(store):
-        return
+        return None
     # this account's tasks only: another config may share the CRM under another account string
     # (its tasks are its own); a state from before portal ids wrote under an alias of this one
     mine = {report.account} | (set(crm.account_aliases()) if isinstance(crm, HasAccountAliases) else set())
@@ -58,6 +61,15 @@ def rebuild_lost_state(crm: object, store: Store, config: Config, report: SyncRe
         report.counts["rebuild_tasks_without_enrollment"] += without
         log.warning("tasks in the CRM carry a key but no enrollment (written before it was kept, or edited): "
                     "they are left as they are, and their keys are never created again", extra=fields(tasks=without))
+    return records
+
+
+def rebuild_lost_state(crm: object, store: Store, config: Config, report: SyncReport, now: datetime,
+                       records: list[TaskRecord] | None = None) -> None:
+    """Rebuild the ledger and the enrollments from the CRM's tasks when the state is new (`records`:
+    what `lost_state_records` found, when the run asked before reading the contacts)."""
+    if records is None:
+        records = lost_state_records(crm, store, report)
     if not records:
         return
     contacts = store.contacts({r.task.contact_id for r in records})

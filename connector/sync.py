@@ -32,22 +32,24 @@ from itertools import islice
 from typing import Any
 
 from sequences.capacity import day_counts
-from sequences.config import Condition, Config, Rule
+from sequences.config import Config
 from sequences.pacing import queue_reach
-from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot
+from sequences.records import ContactPlan, ContactState, Owner, Snapshot
 
-from .crm.base import CRM, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
+from .crm.base import CRM, ContactBatch, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .crm.stop import StopRequested, StopsOnRequest
 from .cursors import RunCursors, read_from
 from .logs import fields, redact
 from .massexit import MassExitHeld, MassExitLimit
-from .rebuild import rebuild_lost_state, state_is_new
+from .rebuild import lost_state_records, rebuild_lost_state, state_is_new
 from .reconcile import known_if_merged, reconcile_unknown, restore_missing_tasks, sweep
 from .runlock import LockHeld
 from .store import CLOSED, Store
 from .store_factory import StateLocation, open_store, state_location
 from .sync_push import Pusher, report_pending
+from .sync_read import read_context
 from .sync_report import NoteItem, SyncReport, fill_names
+from .sync_stream import plan_as_read, streams
 
 log = logging.getLogger(__name__)
 
@@ -77,33 +79,6 @@ class SyncStopped(Exception):
 
 def _no_hook(point: str) -> None:
     """The run hook of a production run: nothing happens at the kill points."""
-
-
-def needed_properties(config: Config) -> list[str]:
-    """Raw CRM properties the config's rules mention (beyond the standard contact fields)."""
-    names: set[str] = set()
-
-    def visit(rule: Rule | None) -> None:
-        if rule is not None:
-            for cond in (*rule.all, *rule.any):
-                names.add(cond.property)
-
-    for cadence in config.cadences:
-        visit(cadence.enroll_when)
-        visit(cadence.exit_when)
-        for step in cadence.steps:
-            for cond in step.skip_if:
-                if isinstance(cond, Condition):
-                    names.add(cond.property)
-    standard = set(Contact.__slots__) | {"full_name"}
-    return sorted(n for n in names if n not in standard)
-
-
-def exit_properties(config: Config) -> list[str]:
-    """Custom properties the cadences' exit rules test (a missing one could make them match everyone)."""
-    names = {cond.property for c in config.cadences if c.exit_when is not None for cond in (*c.exit_when.all, *c.exit_when.any)}
-    standard = set(Contact.__slots__) | {"full_name"}
-    return sorted(n for n in names if n not in standard)
 
 
 def _default_planner() -> Planner:
@@ -139,32 +114,30 @@ class SyncRun:
             raise SyncStopped()
 
     # -- 3. read
+    def read_context(self) -> ReadContext:
+        return read_context(self.config, read_from(self.cursor("contacts")), read_from(self.cursor("tasks")),
+                            self.now, self.plan_only)
+
     def read_contacts(self) -> None:
-        ctx = ReadContext(
-            since=read_from(self.cursor("contacts")),
-            tasks_since=read_from(self.cursor("tasks")),
-            properties=needed_properties(self.config),
-            started_at=self.now,
-            dry_run=self.plan_only,
-            enroll_rules=tuple(c.enroll_when for c in self.config.cadences if c.enroll_when is not None),
-            referrals=any(c.referral_cadence for c in self.config.cadences),
-            exit_properties=tuple(exit_properties(self.config)),
-        )
-        read = 0
-        for batch in self.crm.read_contacts(ctx):
-            for bad in batch.bad:
-                self.report.add("bad_records", bad)
-            self.cursors.marks["contacts"].see(c.modified_at for c in batch.contacts)
-            changed = set(self.store.upsert_contacts(known_if_merged(self.store, batch.contacts), self.now))
-            referrers = {c.referred_by for c in batch.contacts if c.id in changed and c.referred_by}
-            if referrers:
-                self.store.mark_needs_plan(referrers)
-            read += len(batch.contacts)
-            self.report.counts["contacts_read"] += len(batch.contacts)
-            self.report.counts["contacts_changed"] += len(changed)
-            self.report.counts["contacts_gone"] += sum(1 for c in batch.contacts if c.merged_into and c.id in changed)
-            self.progress("reading contacts", read, None)
-            self.check_stop()
+        for batch in self.crm.read_contacts(self.read_context()):
+            self.ingest(batch)
+
+    def ingest(self, batch: ContactBatch) -> list[str]:
+        """One page of contacts into the state: the ids that changed (they need a plan), in page order."""
+        for bad in batch.bad:
+            self.report.add("bad_records", bad)
+        self.cursors.marks["contacts"].see(c.modified_at for c in batch.contacts)
+        changed = self.store.upsert_contacts(known_if_merged(self.store, batch.contacts), self.now)
+        new = set(changed)
+        referrers = {c.referred_by for c in batch.contacts if c.id in new and c.referred_by}
+        if referrers:
+            self.store.mark_needs_plan(referrers)
+        self.report.counts["contacts_read"] += len(batch.contacts)
+        self.report.counts["contacts_changed"] += len(new)
+        self.report.counts["contacts_gone"] += sum(1 for c in batch.contacts if c.merged_into and c.id in new)
+        self.progress("reading contacts", self.report.counts["contacts_read"], None)
+        self.check_stop()
+        return list(dict.fromkeys(changed))
 
     def read_tasks(self) -> None:
         states = list(self.crm.read_task_changes(read_from(self.cursor("tasks")), self.store.open_task_ids()))
@@ -174,6 +147,14 @@ class SyncRun:
         due = self.store.mark_due(self.now)
         self.report.counts["contacts_with_task_changes"] += len(changed)
         self.report.counts["enrollments_due"] += due
+
+    def read_tasks_and_sweep(self) -> None:
+        self.read_tasks()
+        self.check_stop()
+        self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit, self.cursor("sweep"))  # 3b.
+        self.check_stop()
+        restore_missing_tasks(self.crm, self.store, self.report, plan_only=self.plan_only)
+        self.check_stop()
 
     # -- 4. plan and record intents
     def owner_load(self, owners: dict[str, Owner]) -> dict[tuple[str, str], int]:
@@ -301,16 +282,15 @@ class SyncRun:
     def execute(self) -> None:
         reconcile_unknown(self.crm, self.store, self.report, self.now)  # 2.
         self.check_stop()
-        self.read_contacts()
-        self.check_stop()
-        rebuild_lost_state(self.crm, self.store, self.config, self.report, self.now)  # a new state: from the CRM first
-        self.read_tasks()
-        self.check_stop()
-        self.swept = sweep(self.crm, self.store, self.report, self.now, self.mass_exit, self.cursor("sweep"))  # 3b.
-        self.check_stop()
-        restore_missing_tasks(self.crm, self.store, self.report, plan_only=self.plan_only)
-        self.check_stop()
-        self.plan()  # records intents and, unless a dry run, pushes them chunk by chunk
+        lost = lost_state_records(self.crm, self.store, self.report)  # a new state: the CRM's tasks, if any
+        if not lost and streams(self):
+            plan_as_read(self)  # a first sync: planned and written as the contacts arrive
+        else:
+            self.read_contacts()
+            self.check_stop()
+            rebuild_lost_state(self.crm, self.store, self.config, self.report, self.now, lost)  # from the CRM first
+            self.read_tasks_and_sweep()
+            self.plan()  # records intents and, unless a dry run, pushes them chunk by chunk
         if self.plan_only:
             report_pending(self.store, self.report)
             return

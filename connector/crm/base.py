@@ -69,7 +69,7 @@ class Capabilities:
     """What differs between CRMs, stated rather than discovered by accident.
 
     Read by the sync: `max_batch` (batch sizes), `search_lag_seconds` (how long an unknown
-    write waits before it is looked up by key), `sweep_every`. Read by the conformance suite:
+    write waits before it is looked up by key), `sweep_every`, `reads_while_writing`. Read by the conformance suite:
     `task_outcomes`. The rest describe the CRM for its users and its tests."""
 
     incremental_contacts: bool  # read_contacts(since=...) returns only changes
@@ -79,6 +79,9 @@ class Capabilities:
     task_outcomes: bool = False  # tasks can carry a recruiter-recorded outcome
     lead_status: bool = True  # contacts carry a lead status usable for outcomes
     sweep_every: timedelta | None = None  # how often the sweep runs (VerifiesContacts/ChecksTasks); None: daily
+    # read_contacts may run on its own thread while the run writes (a thread-safe client under a shared
+    # rate limit): a first sync then plans and writes as the contacts arrive (connector/sync_stream.py)
+    reads_while_writing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class HubSpotCRM(PortalAccount, HubSpotTaskListing):
     name = "hubspot"
     capabilities = Capabilities(
         incremental_contacts=True, incremental_tasks=True, max_batch=BATCH,
-        search_lag_seconds=SEARCH_LAG_SECONDS, task_outcomes=False, lead_status=True,
+        search_lag_seconds=SEARCH_LAG_SECONDS, task_outcomes=False, lead_status=True, reads_while_writing=True,
     )
 
     def __init__(self, settings: HubSpotSettings, token: Secret, base_url: str, *,

@@ -89,20 +89,23 @@ class Throttle:
         self.set_rates(0.0, 0.0)
 
     def acquire(self, search: bool = False) -> None:
+        """Take a request's turn (and a search's), waiting for it. The turn is reserved under the
+        lock and waited for outside it: a search waiting for its own bucket never holds up a write
+        on another thread (the first sync reads on one thread while it writes on another)."""
         with self._lock:
-            while True:
-                now = self.clock()
-                wait = max(self._due(self._next, self.rate, self.burst, now),
-                           self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
-                if wait <= 0:
-                    break
+            now = self.clock()
+            wait = max(0.0, self._due(self._next, self.rate, self.burst, now),
+                       self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
+            at = now + wait
+            if self.rate:
+                self._next = max(self._next, at) + 1 / self.rate
+            if search and self.search_rate:
+                self._next_search = max(self._next_search, at) + 1 / self.search_rate
+            if wait > 0:
                 self.waited += wait
                 self.waits += 1
-                pause(wait, self.sleep, self.stop)
-            if self.rate:
-                self._next = max(self._next, now) + 1 / self.rate
-            if search and self.search_rate:
-                self._next_search = max(self._next_search, now) + 1 / self.search_rate
+        if wait > 0:
+            pause(wait, self.sleep, self.stop)
 
     @staticmethod
     def _due(next_at: float, rate: float, burst: float, now: float) -> float:
@@ -187,6 +190,7 @@ class Caller:
         self.rng = rng or random.Random()
         self.requests = 0
         self.rate_limited = 0
+        self._count = threading.Lock()  # the counts: the first sync calls from two threads
 
     def pause(self, seconds: float) -> None:
         """A back-off: `seconds`, or until the run is asked to stop (StopRequested)."""
@@ -195,7 +199,8 @@ class Caller:
     def __call__(self, fn: Callable[..., T], *args: Any, search: bool = False, idempotent: bool = True, **kwargs: Any) -> T:
         def once() -> T:
             self.throttle.acquire(search)
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             try:  # a call in flight is abandoned when the run is asked to stop (its batch is `unknown` already)
                 return call_until_stopped(lambda: fn(*args, _request_timeout=self.timeout, **kwargs), self.stop)
             except Exception as exc:  # sorted into what to do by `classify`
@@ -205,7 +210,8 @@ class Caller:
                         scrub(exc, self.secrets)
                     raise
                 if isinstance(sorted_exc, RateLimited):
-                    self.rate_limited += 1
+                    with self._count:
+                        self.rate_limited += 1
                 raise sorted_exc from None
 
         retrying = Retrying(
