@@ -64,6 +64,7 @@ class BadStateFile(StateFileError):
 _UTC = timezone.utc
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _fromisoformat = datetime.fromisoformat
+_TS_SEEN: dict[datetime, str] = {}  # ts() of recent UTC datetimes
 
 
 def ts(value: datetime | None) -> str | None:
@@ -71,10 +72,17 @@ def ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     if type(value) is datetime and value.tzinfo is _UTC and value.year >= 1000:
-        # the common case, an aware UTC datetime: strftime's text without its format parsing
-        # (%Y pads no year before 1000, so those go the long way)
-        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - twice as fast as the f-string
-            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+        # the common case, an aware UTC datetime: strftime's text without its format parsing (%Y
+        # pads no year before 1000, so those go the long way), remembered: a sync writes the same
+        # few times (its `now`, the day's due slots) again and again. Only UTC datetimes are keys,
+        # so equal keys are the same instant and have the same text.
+        text = _TS_SEEN.get(value)
+        if text is None:
+            if len(_TS_SEEN) >= 4096:
+                _TS_SEEN.clear()
+            text = _TS_SEEN[value] = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - faster than the f-string
+                value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+        return text
     return value.astimezone(_UTC).strftime(_TS_FORMAT)
 
 
@@ -221,7 +229,7 @@ def create_task_from_json(text: str) -> CreateTask:
 
 def _channel(payload: str) -> str:
     try:
-        return str(json.loads(payload).get("channel", ""))
+        return str(_loads(payload).get("channel", ""))
     except (ValueError, AttributeError):
         return ""
 

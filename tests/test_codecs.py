@@ -115,7 +115,7 @@ def enrollments() -> list[Enrollment]:
 
 
 def tasks() -> list[CreateTask]:
-    base = dict(key="acct:c1:intro:1:1:intro-call", contact_id="c1", owner_id="o1", cadence_id="intro", version=1, seq=1,
+    base: dict[str, Any] = dict(key="acct:c1:intro:1:1:intro-call", contact_id="c1", owner_id="o1", cadence_id="intro", version=1, seq=1,
                 step_index=0, step_id="intro-call", task_type="call", priority="high", due_local="2026-03-02T09:00:00-05:00",
                 timezone="America/New_York", subject="Call Zoë at Ünïcode", body='Say "hi"\n\tthen 👋', reason="first step")
     return [
@@ -272,3 +272,42 @@ def test_a_decoded_record_is_a_frozen_record() -> None:
         contact.id = "x"  # type: ignore[misc]
     assert contact.full_name == "José Álvarez"
     assert contact.prop("Étage") == "3ᵉ"
+
+
+def test_ts_remembers_only_what_it_may() -> None:
+    # the memo holds UTC datetimes only: an equal time in another zone, or an ambiguous local time
+    # (equal to its fold=1 twin, another instant), is not served the text of another instant
+    new_york = ZoneInfo("America/New_York")
+    first, second = datetime(2026, 11, 1, 1, 30, tzinfo=new_york), datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=new_york)
+    as_utc = first.astimezone(UTC)
+    for value in (as_utc, first, second, as_utc.astimezone(timezone(timedelta(hours=2))), as_utc, second, first):
+        assert store.ts(value) == old_ts(value)
+    assert store.ts(first) != store.ts(second)
+    # many distinct times (the memo is emptied when full): each one's own text
+    values = [NOW + timedelta(seconds=7 * n, microseconds=n) for n in range(10_000)]
+    assert [store.ts(v) for v in values] == [old_ts(v) for v in values]
+    assert [store.ts(v) for v in reversed(values)] == [old_ts(v) for v in reversed(values)]
+    assert len(store._TS_SEEN) <= 4096
+
+
+def test_ledger_row_reads_each_column_into_its_field() -> None:
+    from connector.store_ledger import LEDGER_COLUMNS, ledger_row
+
+    columns = [c.strip() for c in LEDGER_COLUMNS.split(",")]
+    assert columns == [f.name for f in fields(store.LedgerRow)]
+    times = {"due_at", "sent_at", "completed_at", "created_at", "updated_at"}
+    row = {c: (store.ts(NOW + timedelta(hours=n)) if c in times else 7 if c == "attempts" else f"v-{c}")
+           for n, c in enumerate(columns)}
+    got = ledger_row(row)  # type: ignore[arg-type]  # a PostgreSQL row is a dict
+    for n, c in enumerate(columns):
+        assert getattr(got, c) == (NOW + timedelta(hours=n) if c in times else row[c])
+
+
+def test_ledger_channel_as_before() -> None:
+    for payload in (old_record_json(tasks()[1]), '{"channel": "call"} ', '{"channel":"e\\u0301"}', "{}", "[]", "", "{", '"x"',
+                    '{"channel": 5}'):
+        try:
+            expected = str(json.loads(payload).get("channel", ""))
+        except (ValueError, AttributeError):
+            expected = ""
+        assert store._channel(payload) == expected
