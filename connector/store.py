@@ -20,11 +20,12 @@ The ledger holds one row per task key. Its `status` follows the create:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from operator import attrgetter
+from typing import Any, Protocol, TypeVar
 
 from sequences.records import (
     Channel,
@@ -44,6 +45,8 @@ from .jsonable import jsonable
 PENDING, CREATED, UNKNOWN, CLOSED, FAILED = "pending", "created", "unknown", "closed", "failed"
 LEDGER_STATUSES = (PENDING, CREATED, UNKNOWN, CLOSED, FAILED)
 
+_R = TypeVar("_R")
+
 
 # ------------------------------------------------------------------------- time codec
 
@@ -58,18 +61,38 @@ class BadStateFile(StateFileError):
     The message names the file and says what to do."""
 
 
+_UTC = timezone.utc
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_fromisoformat = datetime.fromisoformat
+_TS_SEEN: dict[datetime, str] = {}  # ts() of recent UTC datetimes
+
+
 def ts(value: datetime | None) -> str | None:
     """A UTC timestamp as fixed-width text (sorts and compares correctly as text)."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if type(value) is datetime and value.tzinfo is _UTC and value.year >= 1000:
+        # the common case, an aware UTC datetime: strftime's text without its format parsing (%Y
+        # pads no year before 1000, so those go the long way), remembered: a sync writes the same
+        # few times (its `now`, the day's due slots) again and again. Only UTC datetimes are keys,
+        # so equal keys are the same instant and have the same text.
+        text = _TS_SEEN.get(value)
+        if text is None:
+            if len(_TS_SEEN) >= 4096:
+                _TS_SEEN.clear()
+            text = _TS_SEEN[value] = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - faster than the f-string
+                value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+        return text
+    return value.astimezone(_UTC).strftime(_TS_FORMAT)
 
 
 def from_ts(text: str | None) -> datetime | None:
     if not text:
         return None
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if len(text) == 27 and text[26] == "Z":  # ts()'s own form: fromisoformat reads its Z as UTC (3.11)
+        return _fromisoformat(text)
+    parsed = _fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_UTC)
 
 
 def stamp(text: str) -> datetime:
@@ -83,45 +106,122 @@ def stamp(text: str) -> datetime:
 # ---------------------------------------------------------------------- record codecs
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a records.py dataclass -> its field names, in order
+# The state's JSON text must not change from one version to the next (upsert_contacts compares
+# it to find changed contacts): sorted keys, no spaces, non-ASCII as it is. Each record type's
+# field names are read once, in that sorted order; a value of a type `jsonable` returns as it is
+# skips the call, the types the records hold are converted by a table, anything else by `jsonable`.
+
+_PLAIN = frozenset({str, int, float, bool, list, dict, type(None)})  # jsonable(v) is v
+_CONVERT: dict[type, Callable[[Any], Any]] = {  # type(v) -> jsonable(v, when=ts), for these exact types
+    datetime: ts, frozenset: sorted, set: sorted, tuple: list,
+    **{enum: attrgetter("value") for enum in (Channel, EnrollmentStatus, Outcome, TaskStatus)},
+}
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+_ENCODERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _encoder(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """A records.py dataclass's field names (sorted) and a getter of their values in that order."""
+    names = tuple(sorted(f.name for f in fields(cls)))
+    if len(names) > 1:
+        get: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+    else:  # attrgetter of one name returns the value itself
+        def get(record: Any) -> tuple[Any, ...]:
+            return tuple(getattr(record, name) for name in names)
+    _ENCODERS[cls] = names, get
+    return names, get
+
+
+def _json_value(value: Any) -> Any:
+    convert = _CONVERT.get(type(value))
+    return convert(value) if convert is not None else jsonable(value, when=ts)
 
 
 def record_json(record: Any) -> str:
     """A records.py dataclass as stable JSON (sorted keys)."""
-    names = _FIELD_NAMES.get(type(record))
-    if names is None:
-        names = _FIELD_NAMES[type(record)] = tuple(f.name for f in fields(record))
-    data = {name: jsonable(getattr(record, name), when=ts) for name in names}
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    names, get = _ENCODERS.get(type(record)) or _encoder(type(record))
+    data = {name: value if type(value) in _PLAIN else _json_value(value) for name, value in zip(names, get(record), strict=True)}
+    return _encode(data)
+
+
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads's own scanner
+
+
+def _loads(text: str) -> Any:
+    """json.loads(text): its scanner alone for text that is one value with nothing around it (as
+    record_json writes it), json.loads itself for anything else (and for its error)."""
+    try:
+        value, end = _scan(text, 0)
+    except Exception:  # json.loads raises its own error for the same text
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+_new = object.__new__
+_BUILDERS: dict[type, tuple[frozenset[str], tuple[tuple[str, Callable[[Any, Any], None]], ...]] | None] = {}
+
+
+def _builder(cls: type) -> tuple[frozenset[str], tuple[tuple[str, Callable[[Any, Any], None]], ...]] | None:
+    """The field names of a slots dataclass and the setters of their slots; None when its __init__
+    does more than set each field (a __post_init__, a field outside __init__, no slot)."""
+    slots = {f.name: cls.__dict__.get(f.name) for f in fields(cls)}
+    if hasattr(cls, "__post_init__") or not all(f.init for f in fields(cls)) or any(type(s) is not _MEMBER for s in slots.values()):
+        built = None
+    else:
+        built = frozenset(slots), tuple((name, slot.__set__) for name, slot in slots.items() if slot is not None)
+    _BUILDERS[cls] = built
+    return built
+
+
+class _Slotted:
+    __slots__ = ("x",)
+
+
+_MEMBER = type(_Slotted.__dict__["x"])  # a slot's descriptor
+
+
+def _record(cls: type[_R], d: dict[str, Any]) -> _R:
+    """cls(**d): when `d` names every field (as stored JSON does) each slot is set directly,
+    without the keyword parsing of a 20-field __init__; else the __init__ itself."""
+    built = _BUILDERS[cls] if cls in _BUILDERS else _builder(cls)
+    if built is None or d.keys() != built[0]:
+        return cls(**d)
+    record = _new(cls)
+    for name, set_slot in built[1]:
+        set_slot(record, d[name])
+    return record
 
 
 _CONTACT_TIMES = ("last_reply_at", "last_meeting_at", "modified_at")
 
 
 def contact_from_json(text: str) -> Contact:
-    d = json.loads(text)
+    d = _loads(text)
     for name in _CONTACT_TIMES:
         d[name] = from_ts(d.get(name))
     d["opted_out"] = frozenset(d.get("opted_out", ()))
     d["properties"] = dict(d.get("properties", {}))
-    return Contact(**d)
+    return _record(Contact, d)
+
+
+_ENROLLMENT_TIMES = ("enrolled_at", "anchor_at", "snoozed_until", "ended_at")
 
 
 def enrollment_from_json(text: str) -> Enrollment:
-    d = json.loads(text)
+    d = _loads(text)
     d["status"] = EnrollmentStatus(d["status"])
-    for name in ("enrolled_at", "anchor_at", "snoozed_until", "ended_at"):
+    for name in _ENROLLMENT_TIMES:
         d[name] = from_ts(d.get(name))
-    return Enrollment(**d)
+    return _record(Enrollment, d)
 
 
 def create_task_from_json(text: str) -> CreateTask:
-    d = json.loads(text)
+    d = _loads(text)
     d["channel"] = Channel(d["channel"])
     d["due_at"] = from_ts(d["due_at"])
     d["enrolled_at"] = from_ts(d.get("enrolled_at"))
     d["adjustments"] = tuple(d.get("adjustments", ()))
-    return CreateTask(**d)
+    return _record(CreateTask, d)
 
 
 # ------------------------------------------------------------------------ ledger rows
@@ -129,7 +229,7 @@ def create_task_from_json(text: str) -> CreateTask:
 
 def _channel(payload: str) -> str:
     try:
-        return str(json.loads(payload).get("channel", ""))
+        return str(_loads(payload).get("channel", ""))
     except (ValueError, AttributeError):
         return ""
 

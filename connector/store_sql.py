@@ -36,6 +36,10 @@ class SQLSession(Protocol):
 
 
 def chunks(items: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    if isinstance(items, list):  # most callers pass a list: its slices
+        for start in range(0, len(items), size):
+            yield items[start:start + size]
+        return
     batch: list[str] = []
     for item in items:
         batch.append(item)
