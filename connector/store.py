@@ -204,7 +204,7 @@ def contact_from_json(text: str) -> Contact:
     return _record(Contact, d)
 
 
-_ENROLLMENT_TIMES = ("enrolled_at", "anchor_at", "snoozed_until", "ended_at")
+_ENROLLMENT_TIMES = ("enrolled_at", "anchor_at", "snoozed_until", "ended_at", "next_due_at", "wake_at")
 
 
 def enrollment_from_json(text: str) -> Enrollment:
