@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any
@@ -34,7 +34,7 @@ from typing import Any
 from sequences.capacity import day_counts
 from sequences.config import Config
 from sequences.pacing import queue_reach
-from sequences.records import ContactPlan, ContactState, Owner, Snapshot
+from sequences.records import Contact, ContactPlan, ContactState, Owner, Snapshot
 
 from .crm.base import CRM, ContactBatch, CRMError, FatalCRMError, ReadContext, RetryLaterError, UnreadableInput
 from .crm.stop import StopRequested, StopsOnRequest
@@ -122,12 +122,13 @@ class SyncRun:
         for batch in self.crm.read_contacts(self.read_context()):
             self.ingest(batch)
 
-    def ingest(self, batch: ContactBatch) -> list[str]:
-        """One page of contacts into the state: the ids that changed (they need a plan), in page order."""
+    def ingest(self, batch: ContactBatch) -> dict[str, Contact]:
+        """One page of contacts into the state: those that changed (they need a plan), in page order."""
         for bad in batch.bad:
             self.report.add("bad_records", bad)
         self.cursors.marks["contacts"].see(c.modified_at for c in batch.contacts)
-        changed = self.store.upsert_contacts(known_if_merged(self.store, batch.contacts), self.now)
+        stored = known_if_merged(self.store, batch.contacts)
+        changed = self.store.upsert_contacts(stored, self.now)
         new = set(changed)
         referrers = {c.referred_by for c in batch.contacts if c.id in new and c.referred_by}
         if referrers:
@@ -137,7 +138,8 @@ class SyncRun:
         self.report.counts["contacts_gone"] += sum(1 for c in batch.contacts if c.merged_into and c.id in new)
         self.progress("reading contacts", self.report.counts["contacts_read"], None)
         self.check_stop()
-        return list(dict.fromkeys(changed))
+        by_id = {c.id: c for c in stored}
+        return {cid: by_id[cid] for cid in changed}
 
     def read_tasks(self) -> None:
         states = list(self.crm.read_task_changes(read_from(self.cursor("tasks")), self.store.open_task_ids()))
@@ -162,13 +164,14 @@ class SyncRun:
         tasks = self.store.task_load(self.now - timedelta(days=1))
         return day_counts(tasks, owners, self.config.calendar.timezone)
 
-    def states(self, only: Sequence[str] | None = None) -> Iterator[ContactState]:
-        """Contacts needing a plan, in id order; or the contacts `only` names, in that order."""
+    def states(self, only: Sequence[str] | None = None, known: Mapping[str, Contact] | None = None) -> Iterator[ContactState]:
+        """Contacts needing a plan, in id order; or the contacts `only` names, in that order (`known`:
+        those contacts as just stored, not read back)."""
         after = ""
         pages = (list(only[i:i + PLAN_PAGE]) for i in range(0, len(only), PLAN_PAGE)) if only is not None else None
         while ids := (next(pages, []) if pages is not None else self.store.needs_plan(after=after, limit=PLAN_PAGE)):
             after = ids[-1]
-            contacts = self.store.contacts(ids)
+            contacts = {i: known[i] for i in ids if i in known} if known is not None else self.store.contacts(ids)
             enrollments = self.store.enrollments(ids)
             tasks = self.store.tasks_of(ids)
             referrals = self.store.referrals_of(ids)

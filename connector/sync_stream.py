@@ -69,7 +69,7 @@ def _arriving(run: SyncRun, reader: ReadAhead) -> Iterator[ContactState]:
     for batch in reader:
         changed = run.ingest(batch)
         if changed:
-            yield from run.states(only=changed)
+            yield from run.states(only=list(changed), known=changed)
 
 
 class ReadAhead:
