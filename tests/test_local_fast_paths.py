@@ -2,18 +2,27 @@
 
 A contacts.csv phone written as `+1` and ten digits is accepted without phonenumbers.parse
 (connector/crm/local/contacts.py `_is_nanp_e164`): every value here, in every country column,
-gets the accept/reject the full parse gives.
+gets the accept/reject the full parse gives. A contacts.csv record is read into a Contact
+without the column dict in between (`parse_contact_record`): the same Contact and problems as
+`parse_contact(csvio.as_dict(header, values))`. A task row's times are remembered by value
+(`taskfile.row_for`): the same row as computing them each time.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
 
-from connector.crm.local.contacts import _is_nanp_e164, _Row
+from connector.crm.local import csvio
+from connector.crm.local.contacts import _is_nanp_e164, _Row, parse_contact, parse_contact_record, record_columns
+from connector.crm.local.taskfile import TASK_TYPES, row_for
+from connector.crm.taskmeta import encode
+from sequences.records import Channel, CreateTask
 
 COUNTRIES = ("", "US", "CA", "GB", "DE", "FR", "IN", "AU", "JM", "XK", "AQ")
 
@@ -86,3 +95,65 @@ def test_the_fast_path_takes_only_its_shape() -> None:
     for value in ("+1212555123", "+121255512345", "+1 212555123", "+1\u0662125551234", "+1\uff12125551234",
                   "12125551234", "+22125551234", "+1212555123x", "+1212555123\n"):
         assert not _is_nanp_e164(value), value
+
+
+HEADERS = [
+    ["id", "first_name", "last_name", "email", "phone", "company", "title", "owner_id", "timezone", "country",
+     "lifecycle_stage"],
+    ["id", "first_name", "", "email", "phone", "country", "opted_out", "do_not_contact", "last_reply_at",
+     "last_meeting_at", "modified_at", "deleted", "subdivision", "referred_by", "Custom Field"],
+    ["id", "email", "id", "phone", "", "country", "email", "timezone"],  # repeated and unnamed columns
+]
+CELLS = ["", " ", "c1", " c2 ", "Maya", " José ", "maya@example.com", "not an email", "+12125551234", " +1 212 555 1234 ",
+         "(212) 555-1234", "12", "us", "GB", "ZZ", "America/New_York", "Mars/Base", "email; calls", "yes", "maybe",
+         "2026-03-02", "2026-03-02T14:00:00Z", "yesterday", "TRUE", "ca", "'+12125551234", "x", "\tTab"]
+
+
+def test_a_record_is_read_as_parse_contact_reads_its_dict() -> None:
+    rng = random.Random(3)
+    for header in HEADERS:
+        columns = record_columns(header)
+        for line in range(2, 600):
+            width = rng.choice([len(header), len(header), len(header) - 1, 1, 0])
+            values = [rng.choice(CELLS) for _ in range(max(width, 0))]
+            source = f"contacts.csv:{line}"
+            assert parse_contact_record(columns, values, source) == parse_contact(csvio.as_dict(header, values), source), \
+                (header, values)
+
+
+def reference_row(task: CreateTask, task_id: str, contact_name: str, created_at: datetime, *,
+                  phone: str = "", email: str = "", owner_name: str = "") -> dict[str, str]:
+    """taskfile.row_for as it was, every time computed for the row."""
+    due = datetime.fromisoformat(task.due_local) if task.due_local else task.due_at
+    return {
+        "owner": owner_name or task.owner_id, "due": f"{due:%Y-%m-%d %H:%M}", "contact_name": contact_name,
+        "phone": phone, "email": email, "channel": task.channel.value, "subject": task.subject, "status": "open",
+        "priority": task.priority.lower(), "time_zone": task.timezone, "cadence": f"{task.cadence_id} v{task.version}",
+        "step": task.step_id, "owner_id": task.owner_id, "contact_id": task.contact_id, "due_local": task.due_local,
+        "due_utc": task.due_at.isoformat().replace("+00:00", "Z"), "type": TASK_TYPES.get(task.channel, "TODO"),
+        "key": task.key, "task_id": task_id, "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "enrollment": encode(task), "body": task.body,
+    }
+
+
+def test_a_task_row_is_the_row_computed_afresh() -> None:
+    """Equal instants in different zones (equal datetimes, different text) never share a remembered text."""
+    utc = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
+    instants = [utc, utc.astimezone(ZoneInfo("America/New_York")), utc.astimezone(timezone(timedelta(hours=-5))),
+                utc.astimezone(timezone(timedelta(0))), utc.replace(microsecond=120), utc + timedelta(minutes=30),
+                datetime(2026, 3, 2, 9, 0)]
+    locals_ = ["", "2026-03-02T09:00:00-05:00", "2026-03-02T09:00-05:00", "2026-03-02 09:00:00.5+00:00",
+               "2026-03-02T23:59:59+14:00", "2026-03-02"]
+    rows = 0
+    for _ in range(2):  # the second time round, from what was remembered
+        for due_at in instants:
+            for due_local in locals_:
+                for created_at in instants:
+                    task = CreateTask(key="k1", contact_id="c1", owner_id="o1", cadence_id="c", version=2, seq=1,
+                                      step_index=0, step_id="s", channel=Channel.CALL, task_type="call", priority="HIGH",
+                                      due_at=due_at, due_local=due_local, timezone="America/New_York", subject="S",
+                                      body="B", reason="r", enrolled_at=utc, account="local")
+                    assert row_for(task, "T1", "Maya", created_at, phone="+1", owner_name="Dana") == \
+                        reference_row(task, "T1", "Maya", created_at, phone="+1", owner_name="Dana")
+                    rows += 1
+    assert rows == 2 * len(instants) ** 2 * len(locals_)
