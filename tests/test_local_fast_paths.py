@@ -5,14 +5,20 @@ A contacts.csv phone written as `+1` and ten digits is accepted without phonenum
 gets the accept/reject the full parse gives. A contacts.csv record is read into a Contact
 without the column dict in between (`parse_contact_record`): the same Contact and problems as
 `parse_contact(csvio.as_dict(header, values))`. A task row's times are remembered by value
-(`taskfile.row_for`): the same row as computing them each time.
+(`taskfile.row_for`): the same row as computing them each time. A line without quotes is
+split at its separators (`csvio.read_records`): the records and errors the csv reader gives.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import re
+from collections import deque
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -157,3 +163,82 @@ def test_a_task_row_is_the_row_computed_afresh() -> None:
                         reference_row(task, "T1", "Maya", created_at, phone="+1", owner_name="Dana")
                     rows += 1
     assert rows == 2 * len(instants) ** 2 * len(locals_)
+
+
+def reference_records(f: Any, *, max_record_lines: int = 200, delimiter: str = ",") -> Iterator[Any]:
+    """csvio.read_records as it was: every record through the csv reader."""
+    source = enumerate(f, start=1)
+    ahead: deque[tuple[int, str]] = deque()
+    width: int | None = None
+
+    def fill(n: int) -> bool:
+        while len(ahead) < n:
+            nxt = next(source, None)
+            if nxt is None:
+                return False
+            ahead.append(nxt)
+        return True
+
+    while fill(1):
+        taken = 1
+        quotes = ahead[0][1].count('"')
+        while quotes % 2 and taken < max_record_lines and fill(taken + 1):
+            quotes += ahead[taken][1].count('"')
+            taken += 1
+        first_line = ahead[0][0]
+        text = "".join(ahead[i][1] for i in range(taken))
+        problem = None
+        values: list[str] = []
+        if quotes % 2:
+            problem = "broken quoting: a quote is opened and never closed"
+        else:
+            try:
+                values = next(csv.reader([text], strict=True, delimiter=delimiter), [])
+            except csv.Error as exc:
+                problem = f"broken quoting: {exc}"
+            else:
+                if taken > 1 and width is not None and len(values) != width:
+                    problem = "broken quoting: a quoted value runs over several lines"
+        if problem:
+            ahead.popleft()
+            yield csvio.RecordError(first_line, problem)
+            continue
+        for _ in range(taken):
+            ahead.popleft()
+        if not values or values == [""]:
+            continue
+        if width is None:
+            width = len(values)
+        yield csvio.Record(first_line, [csvio.from_spreadsheet(v) if v[:1] == "'" else v for v in values])
+
+
+PIECES = ["a", "Maya", "é", " ", ",", ",", ";", "\t", "|", '"', '""', "'", "'=", "=1", "+1", "\r", "\n", "\r\n", "\r\n",
+          "\x00", "x" * 40]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|", " "])
+def test_records_are_read_as_the_csv_reader_reads_them(delimiter: str) -> None:
+    """Random texts of separators, quotes, line ends of every kind, NULs and spreadsheet quotes,
+    read with a newline='' file (as csvtable reads) and with universal newlines; also with a
+    field size limit some lines exceed."""
+    rng = random.Random(delimiter)
+    old_limit = csv.field_size_limit()
+    try:
+        for limit in (old_limit, 30):
+            csv.field_size_limit(limit)
+            for _ in range(1500):
+                text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 40)))
+                for newline in ("", None):
+                    got = list(csvio.read_records(io.StringIO(text, newline=newline), delimiter=delimiter))
+                    want = list(reference_records(io.StringIO(text, newline=newline), delimiter=delimiter))
+                    assert got == want, (text, newline)
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def test_a_file_with_no_quotes_is_read_by_the_csv_reader_rule() -> None:
+    text = "id,phone,name\r\nc1,'+12125551234,Maya\r\n\r\nc2,,\nc3\r,x\n"
+    got = list(csvio.read_records(io.StringIO(text, newline="")))
+    assert got == list(reference_records(io.StringIO(text, newline="")))
+    assert [r.values for r in got if isinstance(r, csvio.Record)] == [
+        ["id", "phone", "name"], ["c1", "+12125551234", "Maya"], ["c2", "", ""], ["c3"], ["", "x"]]
