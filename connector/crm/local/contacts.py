@@ -70,9 +70,9 @@ def _is_nanp_e164(value: str) -> bool:
     """A North American number written as E.164 (`+1` and ten ASCII digits), which phonenumbers
     always parses, whatever the default region, and finds possible: `+` makes the region
     irrelevant, `1` is the country code (of US), the national prefix `1` is never stripped (9
-    digits is not a possible US length) and 10 digits is. The check the slow path makes per row
-    (a parse costs ~14 us) for the commonest clean shape; tests/test_local_phone_fast_path.py holds
-    it to the slow path's answer."""
+    digits is not a possible US length) and 10 digits is. It spares the commonest clean shape the
+    parse (~14 us a row); tests/test_local_fast_paths.py holds it to the parse's answer (a
+    phonenumbers release with other US lengths would fail there)."""
     return len(value) == 12 and value.startswith("+1") and value.isascii() and value[2:].isdigit()
 
 
