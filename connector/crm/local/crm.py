@@ -85,7 +85,14 @@ from sequences.records import Contact, Owner, TaskStatus
 
 from . import csvio, csvtable, taskappend
 from .alltasks import ListsTasksFromFile
-from .contacts import known_owner, owners_from_table, parse_contact, parse_when, require_rule_columns
+from .contacts import (
+    known_owner,
+    owners_from_table,
+    parse_contact_record,
+    parse_when,
+    record_columns,
+    require_rule_columns,
+)
 from .referrals import ExistingPeople, append_contacts, referred_people
 from .taskfile import TASK_COLUMNS, row_for, sort_key, state_of, status_of, task_id_for
 from .taskrows import task_row_problems
@@ -223,13 +230,14 @@ class LocalCRM(ListsTasksFromFile):
             bad.append(BadRecord(f"{label}:{err.line}", "row", f"{err.message}: row skipped"))
             self._unreadable = True
         header = table.header
+        columns = record_columns(header)
         for item in table.records:
             source = f"{label}:{item.line}"
             if len(item.values) > len(header):
                 bad.append(BadRecord(source, "row", f"{len(item.values)} values but {len(header)} columns (a stray comma?): row skipped"))
                 self._unreadable = True
                 continue
-            contact, problems = parse_contact(csvio.as_dict(header, item.values), source)
+            contact, problems = parse_contact_record(columns, item.values, source)
             bad.extend(problems)
             if contact is None:
                 self._unreadable = True
@@ -352,7 +360,8 @@ class LocalCRM(ListsTasksFromFile):
                       ) -> tuple[list[WriteResult], list[dict[str, str]]]:
         """Each task's result and the rows to add, given the file's tasks (key -> (first row's
         task id, rows with the key)); a key already there is answered with its task (unique_keys)."""
-        names, owners = self._names or {}, self._load_owners()
+        names, owners, reach = self._names or {}, self._load_owners(), self._reach
+        owner_names: dict[str, str] = {}  # owner id -> the owner's name (or "") in this batch
         batch: dict[str, tuple[str, int]] = {}
         results: list[WriteResult] = []
         added: list[dict[str, str]] = []
@@ -364,10 +373,13 @@ class LocalCRM(ListsTasksFromFile):
             if count and self.unique_keys:
                 results.append(WriteResult(task.key, True, crm_id=first))
                 continue
-            phone, email = self._reach.get(task.contact_id, ("", ""))
-            owner = owners.get(task.owner_id)
+            phone, email = reach.get(task.contact_id, ("", ""))
+            owner_name = owner_names.get(task.owner_id)
+            if owner_name is None:
+                owner = owners.get(task.owner_id)
+                owner_name = owner_names[task.owner_id] = owner.full_name if owner else ""
             row = row_for(task, task_id_for(task.key, count), names.get(task.contact_id, ""), self._clock(),
-                          phone=phone, email=email, owner_name=owner.full_name if owner else "")
+                          phone=phone, email=email, owner_name=owner_name)
             added.append(row)
             batch[task.key] = (first if count else row["task_id"], count + 1)
             results.append(WriteResult(task.key, True, crm_id=row["task_id"]))

@@ -53,6 +53,8 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
     source = _numbered(f)
     ahead: deque[tuple[int, str]] = deque()
     width: int | None = None
+    limit = csv.field_size_limit()  # a longer value is an error of the csv reader's
+    fast = len(delimiter) == 1 and delimiter not in '"\r\n\0'
 
     def fill(n: int) -> bool:
         while len(ahead) < n:
@@ -63,12 +65,25 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
         return True
 
     while fill(1):
+        first_line, line = ahead[0]
+        if fast and '"' not in line and len(line) <= limit:
+            # A line without quotes is one record whose values are what lies between the separators
+            # (what the csv reader makes of it), unless it holds a line break or NUL before its end.
+            body = line[:-2] if line[-2:] == "\r\n" else line[:-1] if line[-1:] in ("\n", "\r") else line
+            if "\n" not in body and "\r" not in body and "\0" not in body:
+                ahead.popleft()
+                if not body:
+                    continue  # blank line
+                cells = body.split(delimiter)
+                if width is None:
+                    width = len(cells)
+                yield Record(first_line, [from_spreadsheet(v) if v[:1] == "'" else v for v in cells])
+                continue
         taken = 1
-        quotes = ahead[0][1].count('"')
+        quotes = line.count('"')
         while quotes % 2 and taken < max_record_lines and fill(taken + 1):
             quotes += ahead[taken][1].count('"')
             taken += 1
-        first_line = ahead[0][0]
         text = "".join(ahead[i][1] for i in range(taken))
         problem = None
         values: list[str] = []

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import lru_cache
 
 from connector.crm.taskmeta import encode
 from sequences.records import Channel, CreateTask, Outcome, TaskState, TaskStatus
@@ -83,12 +84,31 @@ TASK_TYPES = {Channel.CALL: "CALL", Channel.EMAIL: "EMAIL", Channel.LINKEDIN: "L
               Channel.MEETING: "TODO", Channel.TODO: "TODO"}
 
 
+@lru_cache(maxsize=4096)
+def _local_minute(due_local: str) -> str:
+    """An ISO date-time's wall clock to the minute (a run's tasks share few due times)."""
+    return f"{datetime.fromisoformat(due_local):%Y-%m-%d %H:%M}"
+
+
+@lru_cache(maxsize=4096)
+def _utc_text_of_utc(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def utc_text(when: datetime) -> str:
+    """`when` in ISO form with Z for UTC. Remembered only for datetimes in `timezone.utc`: equal
+    aware datetimes in other zones are the same instant written differently."""
+    if when.tzinfo is timezone.utc and type(when) is datetime:
+        return _utc_text_of_utc(when)
+    return when.isoformat().replace("+00:00", "Z")
+
+
 def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datetime, *,
             phone: str = "", email: str = "", owner_name: str = "") -> dict[str, str]:
-    due = datetime.fromisoformat(task.due_local) if task.due_local else task.due_at
     return {
         "owner": owner_name or task.owner_id,
-        "due": f"{due:%Y-%m-%d %H:%M}",  # contact-local; a spreadsheet reads it as a date and time
+        # contact-local; a spreadsheet reads it as a date and time
+        "due": _local_minute(task.due_local) if task.due_local else f"{task.due_at:%Y-%m-%d %H:%M}",
         "contact_name": contact_name,
         "phone": phone,
         "email": email,
@@ -102,11 +122,11 @@ def row_for(task: CreateTask, task_id: str, contact_name: str, created_at: datet
         "owner_id": task.owner_id,
         "contact_id": task.contact_id,
         "due_local": task.due_local,  # exact: the CRM reads due times back from these
-        "due_utc": task.due_at.isoformat().replace("+00:00", "Z"),
+        "due_utc": utc_text(task.due_at),
         "type": TASK_TYPES.get(task.channel, "TODO"),
         "key": task.key,
         "task_id": task_id,
-        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": utc_text(created_at),
         "enrollment": encode(task),  # what a lost state is rebuilt from (connector/crm/taskmeta.py)
         "body": task.body,
     }
