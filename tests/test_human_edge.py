@@ -258,6 +258,24 @@ def test_an_empty_contacts_file_stops_the_run(ws: Workspace) -> None:
     assert_nothing_lost(ws, ended)
 
 
+def test_a_damaged_column_name_stops_the_run_instead_of_losing_the_column(ws: Workspace) -> None:
+    """Two stray quotes in the header (`f"irst_name`, `d"o_not_contact`: the line still parses) would make
+    those columns vanish, and everyone marked do not contact reachable: exit 2 naming the file, line 1 and
+    the column; restored, all is well (found by the contacts.csv fuzz test)."""
+    good, ended = ws.contacts.read_bytes(), ws.ended()
+    text = good.decode("utf-8-sig")
+    assert "do_not_contact" in text.splitlines()[0]
+    text = text.replace("first_name", 'f"irst_name', 1).replace("do_not_contact", 'd"o_not_contact', 1)
+    ws.contacts.write_bytes(text.encode("utf-8"))
+    result = ws.sync(T0 + timedelta(days=2))
+    assert result.returncode == 2
+    assert first_error(result).startswith("error: contacts.csv:1: header: the column name 'f\"irst_name' is damaged")
+    assert_nothing_lost(ws, ended)
+    ws.contacts.write_bytes(good)
+    assert ws.sync(T0 + timedelta(days=2, hours=1)).returncode == 0
+    assert_nothing_lost(ws, ended)
+
+
 def test_a_contacts_file_with_only_its_header_is_held_as_a_mass_change(ws: Workspace) -> None:
     """Every row gone from contacts.csv: the safety valve holds the run (exit 2) before anything is written;
     --allow-mass-exit then proceeds and the contacts exit."""

@@ -166,7 +166,8 @@ def test_a_task_row_is_the_row_computed_afresh() -> None:
 
 
 def reference_records(f: Any, *, max_record_lines: int = 200, delimiter: str = ",") -> Iterator[Any]:
-    """csvio.read_records as it was: every record through the csv reader."""
+    """csvio.read_records as it was: every record through the csv reader (and a value with a NUL
+    refused, as it is since)."""
     source = enumerate(f, start=1)
     ahead: deque[tuple[int, str]] = deque()
     width: int | None = None
@@ -199,6 +200,8 @@ def reference_records(f: Any, *, max_record_lines: int = 200, delimiter: str = "
             else:
                 if taken > 1 and width is not None and len(values) != width:
                     problem = "broken quoting: a quoted value runs over several lines"
+                elif any("\0" in v for v in values):  # added with the fast path: a NUL is damage
+                    problem = csvio.NUL_PROBLEM
         if problem:
             ahead.popleft()
             yield csvio.RecordError(first_line, problem)
@@ -242,3 +245,13 @@ def test_a_file_with_no_quotes_is_read_by_the_csv_reader_rule() -> None:
     assert got == list(reference_records(io.StringIO(text, newline="")))
     assert [r.values for r in got if isinstance(r, csvio.Record)] == [
         ["id", "phone", "name"], ["c1", "+12125551234", "Maya"], ["c2", "", ""], ["c3"], ["", "x"]]
+
+
+def test_a_row_with_a_nul_byte_is_reported_and_skipped_not_read() -> None:
+    """A NUL is never typed: "\x00submitted" once matched a hiring manager's exit rule (found by the
+    contacts.csv fuzz test). The row is an error at its line, like broken quoting."""
+    text = "id,submission_status\r\nc1,\x00submitted\r\nc2,interviewing\r\nc3,\"x\x00\"\r\n"
+    got = list(csvio.read_records(io.StringIO(text, newline="")))
+    assert [r.values for r in got if isinstance(r, csvio.Record)] == [["id", "submission_status"], ["c2", "interviewing"]]
+    assert [(e.line, e.message) for e in got if isinstance(e, csvio.RecordError)] == [
+        (2, csvio.NUL_PROBLEM), (4, csvio.NUL_PROBLEM)]

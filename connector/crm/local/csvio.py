@@ -39,6 +39,11 @@ class RecordError:
     message: str
 
 
+# a NUL is never part of what a person typed: the row was damaged (a crash mid-save, a binary
+# export, a disk error), so it is reported and skipped like broken quoting, never read as a value
+NUL_PROBLEM = "a NUL byte in a value: the row is damaged"
+
+
 def _numbered(f: IO[str]) -> Iterator[tuple[int, str]]:
     yield from enumerate(f, start=1)
 
@@ -97,6 +102,8 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
             else:
                 if taken > 1 and width is not None and len(values) != width:
                     problem = "broken quoting: a quoted value runs over several lines"
+                elif any("\0" in v for v in values):
+                    problem = NUL_PROBLEM
         if problem:
             ahead.popleft()
             yield RecordError(first_line, problem)

@@ -183,6 +183,10 @@ def parse_table(data: bytes, label: str, key: str, *, encoding: str | None = Non
         line = errors[0].line if errors else header_line
         raise UnreadableFile(label, line, "header", "the column names cannot be read", SAVE_HINT)
     header = [h.strip().lstrip("\ufeff") for h in records[0].values]
+    damaged = next((h for h in header if _DAMAGED_NAME.search(h)), None)
+    if damaged is not None:  # e.g. a stray quote: a column such as do_not_contact would silently vanish
+        raise UnreadableFile(label, header_line, "header", f"the column name {damaged!r} is damaged (a stray quote, "
+                             "a control character or an unreadable byte)", SAVE_HINT)
     if key not in header:
         raise UnreadableFile(label, header_line, "header", f"no {key!r} column (columns: {_shown(header)})",
                              _header_hint(header_text, key, sep, delimiter is not None))
@@ -236,6 +240,9 @@ def _first_line(text: str) -> tuple[int, str]:
         if line.strip():
             return number, line
     return 1, ""
+
+
+_DAMAGED_NAME = re.compile('["\x00-\x1f\x7f\ufffd]')  # never in a column name a person gave
 
 
 def sniff_delimiter(header: str, key: str) -> str:
