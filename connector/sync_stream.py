@@ -29,6 +29,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sequences.records import ContactState, Snapshot
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .sync import SyncRun
 
 AHEAD = 64  # pages read ahead of the planning (64 x 200 contacts: memory stays small)
+CHUNK = 1000  # contacts the engine plans at a time here (its default, 5,000, would wait for 25 pages)
 JOIN_SECONDS = 2.0  # how long a finished run waits for the read thread to notice
 
 
@@ -53,13 +55,19 @@ def plan_as_read(run: SyncRun) -> None:
     """The first sync's steps 3 and 4 with the read beside them: task changes and the sweep first
     (nothing to find on a new state), then one planning pass over the contacts as they arrive,
     then a usual planning of anything still waiting (a referrer a page marked)."""
+    from sequences.engine import plan_iter  # as the sync imports it: when a run plans
+
     run.read_tasks_and_sweep()
     owners = {o.id: o for o in run.owners()}
+    planner = run.planner
+    if planner is plan_iter:  # the engine's chunks smaller: the first writes go out after 5 pages, not 25
+        run.planner = partial(plan_iter, chunk=CHUNK)
     reader = ReadAhead(run.crm.read_contacts(run.read_context()))
     try:
         run._plan_pass(Snapshot(run.report.account, _arriving(run, reader), owners, run.owner_load(owners)))
     finally:
         reader.close()
+        run.planner = planner
     if run.store.needs_plan(limit=1):
         run.plan()
 
