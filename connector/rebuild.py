@@ -9,9 +9,10 @@ reached, open task, snoozes and exits from the outcomes, at the time they happen
 no task for anyone who replied, snoozed or opted out, no second copy of an open task.
 
 The CRM's tasks are listed before the contacts are read (a new state with none of them may be
-planned as the contacts arrive: connector/sync_stream.py); the rebuild runs after the contacts are
-read (the outcomes are the contacts' data) and before the task changes are applied. Tasks written before enrollments were kept on them are counted and
-reported, never duplicated: the same key is never created twice.
+planned as the contacts arrive: connector/sync_stream.py); the rebuild runs after the contacts
+are read (the outcomes are the contacts' data) and before the task changes are applied. Tasks
+written before enrollments were kept on them are counted and reported, never duplicated: the
+same key is never created twice.
 """
 
 from __future__ import annotations

@@ -165,8 +165,10 @@ class SyncRun:
         return day_counts(tasks, owners, self.config.calendar.timezone)
 
     def states(self, only: Sequence[str] | None = None, known: Mapping[str, Contact] | None = None) -> Iterator[ContactState]:
-        """Contacts needing a plan, in id order; or the contacts `only` names, in that order (`known`:
-        those contacts as just stored, not read back)."""
+        """Contacts needing a plan, in id order; or the contacts `only` names, in that order; or
+        the contacts `known` holds (just stored: not read back), in its order."""
+        if known is not None:
+            only = list(known)
         after = ""
         pages = (list(only[i:i + PLAN_PAGE]) for i in range(0, len(only), PLAN_PAGE)) if only is not None else None
         while ids := (next(pages, []) if pages is not None else self.store.needs_plan(after=after, limit=PLAN_PAGE)):
@@ -219,11 +221,11 @@ class SyncRun:
                                 superseded=queued)
 
     def _plan_pass(self, snapshot: Snapshot, *, queued: set[str] | None = None,
-                   superseded: set[str] | None = None) -> None:
-        """One planning pass. `queued` collects the contacts this pass queued; a contact in
-        `superseded` that this pass starts is reported as started only (its queue note from
-        the first pass is taken back before the start is added)."""
-        plans = iter(self.planner(self.config, snapshot, self.now))
+                   superseded: set[str] | None = None, planner: Planner | None = None) -> None:
+        """One planning pass (by `planner`, else the run's). `queued` collects the contacts this pass
+        queued; a contact in `superseded` that this pass starts is reported as started only (its
+        queue note from the first pass is taken back before the start is added)."""
+        plans = iter((planner or self.planner)(self.config, snapshot, self.now))
         planned, first = 0, True
         while True:
             with self.store.transaction():

@@ -59,15 +59,14 @@ def plan_as_read(run: SyncRun) -> None:
 
     run.read_tasks_and_sweep()
     owners = {o.id: o for o in run.owners()}
-    planner = run.planner
-    if planner is plan_iter:  # the engine's chunks smaller: the first writes go out after 5 pages, not 25
-        run.planner = partial(plan_iter, chunk=CHUNK)
+    # the engine's chunks smaller: the first writes go out after 5 pages, not 25
+    planner = partial(plan_iter, chunk=CHUNK) if run.planner is plan_iter else run.planner
     reader = ReadAhead(run.crm.read_contacts(run.read_context()))
     try:
-        run._plan_pass(Snapshot(run.report.account, _arriving(run, reader), owners, run.owner_load(owners)))
+        run._plan_pass(Snapshot(run.report.account, _arriving(run, reader), owners, run.owner_load(owners)),
+                       planner=planner)
     finally:
         reader.close()
-        run.planner = planner
     if run.store.needs_plan(limit=1):
         run.plan()
 
@@ -77,7 +76,7 @@ def _arriving(run: SyncRun, reader: ReadAhead) -> Iterator[ContactState]:
     for batch in reader:
         changed = run.ingest(batch)
         if changed:
-            yield from run.states(only=list(changed), known=changed)
+            yield from run.states(known=changed)
 
 
 class ReadAhead:

@@ -79,10 +79,9 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
                 ahead.popleft()
                 if not body:
                     continue  # blank line
-                cells = body.split(delimiter)
-                if width is None:
-                    width = len(cells)
-                yield Record(first_line, [from_spreadsheet(v) if v[:1] == "'" else v for v in cells])
+                values = body.split(delimiter)
+                width = width or len(values)
+                yield _record(first_line, values)
                 continue
         taken = 1
         quotes = line.count('"')
@@ -91,7 +90,7 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
             taken += 1
         text = "".join(ahead[i][1] for i in range(taken))
         problem = None
-        values: list[str] = []
+        values = []
         if quotes % 2:
             problem = "broken quoting: a quote is opened and never closed"
         else:
@@ -112,9 +111,13 @@ def read_records(f: IO[str], *, max_record_lines: int = 200, delimiter: str = ",
             ahead.popleft()
         if not values or values == [""]:
             continue  # blank line
-        if width is None:
-            width = len(values)
-        yield Record(first_line, [from_spreadsheet(v) if v[:1] == "'" else v for v in values])
+        width = width or len(values)
+        yield _record(first_line, values)
+
+
+def _record(line: int, values: list[str]) -> Record:
+    """A record's values as they were before the tool made them safe for a spreadsheet."""
+    return Record(line, [from_spreadsheet(v) if v[:1] == "'" else v for v in values])
 
 
 def read_table(path: Path) -> tuple[list[str], list[Record], list[RecordError]]:
