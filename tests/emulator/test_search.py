@@ -157,3 +157,57 @@ def test_search_results_shape_via_client_model(client, people):
     assert resp.results[0].created_at is not None and resp.results[0].archived is False
     with pytest.raises(ApiException):
         _search(client, limit=500)
+
+
+def _search_body(groups, sort_desc=None, after=None):
+    body = {"filterGroups": [{"filters": g} for g in groups], "properties": ["hs_lead_status"], "limit": 7}
+    if sort_desc is not None:
+        body["sorts"] = [{"propertyName": "hs_object_id", "direction": "DESCENDING" if sort_desc else "ASCENDING"}]
+    if after is not None:
+        body["after"] = str(after)
+    return body
+
+
+def test_id_floor_reads_from_its_place_and_answers_as_a_full_scan(emu, monkeypatch):
+    """The keyset-paged search (hs_object_id GT/GTE, sorted by id) starts at its id instead of testing
+    every object: same totals, pages and paging as a scan of everything, with archived objects, merged
+    ones, writes still hidden by the indexing lag, several groups with different floors, a group with
+    no id filter, fractional and out-of-range values, and the floor filters mixed with others."""
+    import json
+
+    from connector.crm.hubspot.emulator import search
+
+    emu.freeze_clock()
+    statuses = ["NEW", "OPEN", "CONNECTED", None]
+    made = [int(emu.create_contact({"email": f"p{i}@x.example", "hs_lead_status": statuses[i % 4]} if statuses[i % 4]
+                                   else {"email": f"p{i}@x.example"})) for i in range(60)]
+    for oid in made[5:60:7]:
+        emu.delete_contact(oid)
+    emu.merge_contacts(made[10], made[11])
+    emu.faults.search_lag_seconds = 3600.0  # these stay out of the search index
+    made += [int(emu.create_contact({"email": f"late{i}@x.example", "hs_lead_status": "NEW"})) for i in range(5)]
+    low, mid, high = made[0], made[30], made[-1]
+
+    def gt(v, op="GT"):
+        return {"propertyName": "hs_object_id", "operator": op, "value": str(v)}
+    new = {"propertyName": "hs_lead_status", "operator": "EQ", "value": "NEW"}
+    has = {"propertyName": "hs_lead_status", "operator": "HAS_PROPERTY"}
+    cases = [
+        ([[gt(low)]], None, None), ([[gt(mid)]], False, None), ([[gt(mid, "GTE")]], None, 7), ([[gt(low - 1, "GTE")]], None, 14),
+        ([[gt(mid), new]], False, None), ([[new, gt(low), gt(mid)]], None, None), ([[gt(f"{mid}.5")]], None, None),
+        ([[gt(f"{mid}.5", "GTE")]], None, None), ([[gt(high)]], None, None), ([[gt(-5)]], None, 21), ([[gt("1e30")]], None, None),
+        ([[gt(mid), new], [gt(low), has]], None, None), ([[gt(mid)], [gt(low + 40), new]], None, None),
+        ([[gt(mid)], [new]], None, None), ([[gt(mid)]], True, None), ([[gt(mid), gt(high - 3, "LT")]], None, None),
+    ]
+    headers = {"authorization": f"Bearer {emu.token}", "content-type": "application/json"}
+
+    def run(body):
+        r = emu.handle("POST", "/crm/v3/objects/contacts/search", headers, json.dumps(body).encode())
+        return r.status, r.body
+
+    floored = [run(_search_body(*c)) for c in cases]
+    monkeypatch.setattr(search, "_id_floor", lambda groups: (None, groups))  # the scan of everything
+    scanned = [run(_search_body(*c)) for c in cases]
+    for case, a, b in zip(cases, floored, scanned, strict=True):
+        assert a == b, case
+    assert any(b["total"] > 7 for _, b in scanned) and any(b["total"] == 0 for _, b in scanned)

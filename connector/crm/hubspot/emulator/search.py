@@ -8,7 +8,9 @@ group and 18 in all; one sort (object or ``"-prop"`` string form); ``limit`` up 
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
+from bisect import bisect_left
 from operator import itemgetter
 
 from . import errors
@@ -121,6 +123,9 @@ def _compile_filter(f: dict, registry, assoc_lookup):
         def ordered(oid, p):
             v = stored(p.get(name))
             return v is not None and cmp(v)
+        if name == "hs_object_id" and op in ("GT", "GTE") and math.isfinite(target):
+            # the id's lower bound: the search starts there instead of scanning every object
+            ordered.id_floor = math.floor(target) + 1 if op == "GT" else math.ceil(target)  # type: ignore[attr-defined]
         return ordered
     if op == "BETWEEN":
         def between(oid, p):
@@ -274,6 +279,22 @@ def _keep_fn(groups, text):
     return lambda oid, p: text(oid, p) and base(oid, p)
 
 
+def _id_floor(groups) -> tuple[int | None, list]:
+    """When every group holds an `hs_object_id` GT/GTE filter, the lowest id any group can match
+    and the groups without the filters that every id from there on passes; else (None, groups).
+
+    The keyset-paged search (`hs_object_id GT <last id seen>`, sorted by id) then reads from its
+    place on, as an index would, instead of testing every object on every page."""
+    floors: list[int] = []
+    for g in groups:
+        found: list[int] = [f.id_floor for f in g if hasattr(f, "id_floor")]
+        if not found:
+            return None, groups
+        floors.append(max(found))
+    floor = min(floors)
+    return floor, [[f for f in g if not hasattr(f, "id_floor") or f.id_floor > floor] for g in groups]
+
+
 def execute(store, req) -> tuple[int, list[tuple[int, dict]], int | None]:
     """Run a parsed request over what the search index currently shows."""
     with gc_paused():
@@ -283,12 +304,24 @@ def execute(store, req) -> tuple[int, list[tuple[int, dict]], int | None]:
 def _execute(store, req):
     store.catch_up()
     indexed = store.indexed
-    keep = _keep_fn([g for g in req["groups"] if g], req["text"])
+    groups = [g for g in req["groups"] if g]
     sort = req["sort"]
     after, limit = req["after"], req["limit"]
     if sort and sort[2] == "hs_object_id":
         sort = None if not sort[1] else sort
-    if keep is None and sort is None:
+    floor, groups = _id_floor(groups) if groups and sort is None else (None, groups)
+    keep = _keep_fn(groups if all(groups) else [], req["text"])  # a group left empty matches every id
+    if floor is not None:
+        # live ids are kept ascending; the search index holds a subset of them (indexing lag)
+        ids = store.ids
+        start = bisect_left(ids, floor)
+        if keep is None:
+            matches = [(oid, indexed[oid]) for oid in ids[start:] if oid in indexed]
+        else:
+            matches = [(oid, p) for oid in ids[start:] if (p := indexed.get(oid)) is not None and keep(oid, p)]
+        total = len(matches)
+        page = matches[after:after + limit]
+    elif keep is None and sort is None:
         # the common "everything in id order" case: no need to sort
         ids = store.ids if len(store.ids) == len(indexed) else [i for i in store.ids if i in indexed]
         total = len(ids)
