@@ -211,3 +211,62 @@ def test_id_floor_reads_from_its_place_and_answers_as_a_full_scan(emu, monkeypat
     for case, a, b in zip(cases, floored, scanned, strict=True):
         assert a == b, case
     assert any(b["total"] > 7 for _, b in scanned) and any(b["total"] == 0 for _, b in scanned)
+
+
+def test_keyset_paging_cache_follows_every_change(emu, monkeypatch):
+    """Keyset paging answered from the kept matches (ObjectStore.version) equals a full scan after
+    each kind of change between pages: an update that makes or unmakes a match, a delete, a merge,
+    a create, a write hidden by the indexing lag and then shown, and an association filter."""
+    import json
+
+    from connector.crm.hubspot.emulator import search
+
+    clock = emu.freeze_clock()
+    made = [int(emu.create_contact({"email": f"k{i}@x.example", "hs_lead_status": "NEW" if i % 3 else "OPEN"}))
+            for i in range(40)]
+    task = int(emu.create_task({"hs_task_subject": "t", "hs_timestamp": "2026-03-02T13:00:00Z"}, contact_id=made[20]))
+    headers = {"authorization": f"Bearer {emu.token}", "content-type": "application/json"}
+
+    def both(last, *extra):
+        body = {"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+                                              *extra]}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}], "limit": 5}
+        raw = json.dumps(body).encode()
+        fast = emu.handle("POST", "/crm/v3/objects/contacts/search", headers, raw).body
+        with monkeypatch.context() as m:
+            m.setattr(search, "_id_floor", lambda groups: (None, groups))
+            slow = emu.handle("POST", "/crm/v3/objects/contacts/search", headers, raw).body
+        assert fast == slow, (last, extra)
+        return fast
+
+    new = {"propertyName": "hs_lead_status", "operator": "EQ", "value": "NEW"}
+    changes = [
+        lambda: emu.set_lead_status(made[9], "NEW"),   # becomes a match
+        lambda: emu.set_lead_status(made[10], "OPEN"),  # stops being one
+        lambda: emu.delete_contact(made[13]),
+        lambda: emu.merge_contacts(made[16], made[17]),
+        lambda: made.append(int(emu.create_contact({"email": "new@x.example", "hs_lead_status": "NEW"}))),
+        lambda: setattr(emu.faults, "search_lag_seconds", 60.0),
+        lambda: emu.set_lead_status(made[25], "OPEN"),  # hidden by the lag: search still sees NEW
+        lambda: clock.advance(120) if hasattr(clock, "advance") else None,
+    ]
+    last, seen = 0, []
+    for change in [None, *changes]:
+        if change is not None:
+            change()
+        page = both(last, new)  # the same request each time: a kept answer would be stale here
+        both(0, new)
+        if page["results"]:
+            last = int(page["results"][-1]["id"])
+            seen.append(last)
+    assert len(seen) >= 5
+    both(0)
+    emu.delete_contact(made[1])
+    both(0)
+    assoc = {"propertyName": "associations.task", "operator": "EQ", "value": str(task)}
+    assert [r["id"] for r in both(0, assoc)["results"]] == [str(made[20])]
+    emu.create_task({"hs_task_subject": "t2", "hs_timestamp": "2026-03-02T13:00:00Z"}, contact_id=made[22])
+    other = {"propertyName": "associations.task", "operator": "EQ", "value": str(task + 1)}
+    assert both(0, other)["total"] == 1
+    emu.state.assoc.add("contacts", made[23], "tasks", task + 1)  # the contacts themselves unchanged
+    assert both(0, other)["total"] == 2

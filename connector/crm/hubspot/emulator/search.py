@@ -8,6 +8,7 @@ group and 18 in all; one sort (object or ``"-prop"`` string form); ``limit`` up 
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import re
 from bisect import bisect_left
@@ -168,6 +169,7 @@ def _assoc_filter(to_type: str, op: str, f: dict, assoc_lookup):
     def check(oid, p):
         hit = any(t in wanted for t in assoc_lookup(oid, to_type))
         return hit != negate
+    check.live = True  # type: ignore[attr-defined]  # answers from the associations: never cached
     return check
 
 
@@ -243,12 +245,18 @@ def parse_request(body, registry, assoc_lookup, text_props):
         if len(filters) > MAX_PER_GROUP:
             raise _bad(f"Too many filters in a filter group: {len(filters)} (maximum {MAX_PER_GROUP}).")
         total_filters += len(filters)
-        compiled.append([_compile_filter(f, registry, assoc_lookup) for f in filters])
+        compiled.append([_sourced(_compile_filter(f, registry, assoc_lookup), f) for f in filters])
     if total_filters > MAX_FILTERS:
         raise _bad(f"Too many filters: {total_filters} (maximum {MAX_FILTERS} across all groups).")
     sort = _sort_spec(body.get("sorts"), registry)
     text = _text_matcher(query, text_props) if query else None
-    return {"limit": limit, "after": after, "groups": compiled, "sort": sort, "text": text}
+    return {"limit": limit, "after": after, "groups": compiled, "sort": sort, "text": text, "query": query}
+
+
+def _sourced(fn, f: dict):
+    """The compiled filter, carrying its request text (what the search cache keys on)."""
+    fn.source = json.dumps(f, sort_keys=True, default=str)
+    return fn
 
 
 def _keep_fn(groups, text):
@@ -295,6 +303,33 @@ def _id_floor(groups) -> tuple[int | None, list]:
     return floor, [[f for f in g if not hasattr(f, "id_floor") or f.id_floor > floor] for g in groups]
 
 
+def _from_floor(store, req, groups, floor: int, keep) -> tuple[list, int]:
+    """The matches from id `floor` on, in id order, as (matches, where they start in the list).
+
+    Keyset paging repeats one request with a growing floor. When the floor was the only thing that
+    tied the request to an id (no id filter is left in `groups`) and nothing in it reads the
+    associations, the matches of the whole index are kept on the store until it changes
+    (`ObjectStore.version`): each further page is a bisection, not a scan, as a search index
+    answers it."""
+    ids, indexed = store.ids, store.indexed
+    fixed = all(not hasattr(f, "id_floor") and not hasattr(f, "live") for g in groups for f in g)
+    if not fixed:
+        start = bisect_left(ids, floor)
+        if keep is None:
+            return [(oid, indexed[oid]) for oid in ids[start:] if oid in indexed], 0
+        return [(oid, p) for oid in ids[start:] if (p := indexed.get(oid)) is not None and keep(oid, p)], 0
+    key = (tuple(tuple(sorted(f.source for f in g)) for g in groups), req["query"], store.version)
+    cached = store.search_cache
+    if cached is None or cached[0] != key:
+        if keep is None:
+            matches = [(oid, indexed[oid]) for oid in ids if oid in indexed]
+        else:
+            matches = [(oid, p) for oid in ids if (p := indexed.get(oid)) is not None and keep(oid, p)]
+        cached = store.search_cache = (key, [oid for oid, _ in matches], matches)
+    _, oids, matches = cached
+    return matches, bisect_left(oids, floor)
+
+
 def execute(store, req) -> tuple[int, list[tuple[int, dict]], int | None]:
     """Run a parsed request over what the search index currently shows."""
     with gc_paused():
@@ -313,14 +348,9 @@ def _execute(store, req):
     keep = _keep_fn(groups if all(groups) else [], req["text"])  # a group left empty matches every id
     if floor is not None:
         # live ids are kept ascending; the search index holds a subset of them (indexing lag)
-        ids = store.ids
-        start = bisect_left(ids, floor)
-        if keep is None:
-            matches = [(oid, indexed[oid]) for oid in ids[start:] if oid in indexed]
-        else:
-            matches = [(oid, p) for oid in ids[start:] if (p := indexed.get(oid)) is not None and keep(oid, p)]
-        total = len(matches)
-        page = matches[after:after + limit]
+        matches, start = _from_floor(store, req, groups, floor, keep)
+        total = len(matches) - start
+        page = matches[start + after:start + after + limit]
     elif keep is None and sort is None:
         # the common "everything in id order" case: no need to sort
         ids = store.ids if len(store.ids) == len(indexed) else [i for i in store.ids if i in indexed]

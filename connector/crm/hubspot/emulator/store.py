@@ -46,6 +46,8 @@ class ObjectStore:
         self.unique: dict[str, dict[str, int]] = {}
         self.next_id = first_id
         self.indexed: dict[int, dict] = {}  # what search sees
+        self.version = 0  # moves whenever what search sees may have changed
+        self.search_cache: tuple | None = None  # search.py's last keyset-paged matches
         self._pending: list = []
         self._seq = itertools.count()
         self.modified_prop = MODIFIED[object_type]
@@ -183,12 +185,14 @@ class ObjectStore:
             del self.ids[pos]
         self._index_unique(rec.id, rec.props, {})
         self.indexed.pop(rec.id, None)
+        self.version += 1
 
     # -- search index ----------------------------------------------------------
     def _reindex(self, rec: Record, index_now: bool) -> None:
         lag = 0.0 if index_now else float(self.lag_seconds() or 0.0)
         if lag <= 0 and not self._pending:
             self.indexed[rec.id] = rec.props
+            self.version += 1
             return
         visible_at = self.clock().monotonic() + max(lag, 0.0)
         heapq.heappush(self._pending, (visible_at, next(self._seq), rec.id, rec.props))
@@ -202,6 +206,7 @@ class ObjectStore:
             rec = self.records.get(oid)
             if rec is not None:
                 self.indexed[oid] = props
+                self.version += 1
 
     # -- listing ---------------------------------------------------------------
     def page(self, after: int | None, limit: int, archived: bool = False) -> tuple[list[Record], int | None]:
