@@ -8,7 +8,9 @@ before anything is re-sent.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,7 +44,14 @@ def call_batch(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequ
 
 class Pusher:
     """Sends a run's recorded closes and creates; remembers what it sent so that a write that
-    failed (retryably) waits for the next run instead of being re-sent within this one."""
+    failed (retryably) waits for the next run instead of being re-sent within this one.
+
+    With `overlap` on (a streamed first sync: connector/sync_stream.py), a create batch is sent on
+    a thread of its own while the run goes on planning, one batch in flight at a time. The order
+    of the safety steps does not change: the batch's rows are marked `unknown` before it leaves,
+    and its results are recorded (on the run's thread, which owns the state) before the next
+    batch is sent and before the run ends; a run that fails or is stopped meanwhile waits for the
+    batch to land and leaves its rows `unknown`, which the next run reconciles."""
 
     def __init__(self, crm: CRM, store: Store, report: SyncReport, now: datetime, *,
                  check_stop: Callable[[], None], progress: Callable[..., None], hook: Callable[[str], None]):
@@ -52,6 +61,10 @@ class Pusher:
         self.sent: set[str] = set()  # keys sent this run
         self.closing: set[str] = set()  # closes sent this run
         self.batches_sent = 0
+        self.created_sent = 0  # creates sent and recorded this run (the progress figure)
+        self.overlap = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._flight: tuple[list[Any], Future[list[WriteResult]]] | None = None
 
     def push_closes(self) -> None:
         after = ""
@@ -75,10 +88,10 @@ class Pusher:
                         self.report.error(f"close {row.key} (contact {row.contact_id}): {res.error}")
 
     def push_creates(self, final: bool = True) -> None:
-        """Send pending creates in batches; until `final`, only full batches (no half-empty requests)."""
+        """Send pending creates in batches; until `final`, only full batches (no half-empty requests).
+        When `final`, the batch in flight (overlap) has landed and is recorded on return."""
         size = self.size
         after = ""
-        sent = 0
         while rows := self.store.ledger([PENDING, FAILED], limit=size, after=after):
             after = rows[-1].key
             # a failure waits for the next run (and for its back-off) before it is sent again
@@ -88,6 +101,7 @@ class Pusher:
             if not final and len(rows) < size:
                 break
             if self.batches_sent:
+                self.collect()  # the batch out (overlap) lands and is recorded first: one out at a time
                 self.hook("between_batches")
             self.check_stop()
             tasks = [r.task for r in rows]
@@ -95,21 +109,56 @@ class Pusher:
             self.batches_sent += 1
             self.store.mark_sending([t.key for t in tasks], self.now)
             # if this raises, the rows stay `unknown`: the next run reconciles them before resending
-            results = call_batch(self.crm.create_tasks, tasks)
-            self.hook("after_crm_write")
-            self.store.record_creates(results, self.now)
-            sent += len(tasks)
-            self.progress("creating tasks", sent, None)
-            for task, res in zip(tasks, results, strict=True):
-                if res.ok:
-                    self.report.add("created", task_item(task, res.crm_id))
-                elif res.unknown:
-                    self.report.counts["unknown"] += 1
-                    self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
-                else:
-                    self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
-                                      + (" (will retry)" if res.retryable else ""))
+            if not self.overlap:
+                self._landed(tasks, call_batch(self.crm.create_tasks, tasks))
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadence-write")
+            self._flight = (tasks, self._pool.submit(call_batch, self.crm.create_tasks, tasks))
+        if final:
+            self.collect()
 
+    def collect(self) -> None:
+        """The batch in flight, if any, waited for and recorded (its failure raised here, as the
+        call's own would have been)."""
+        if self._flight is None:
+            return
+        tasks, future = self._flight
+        self._flight = None
+        self._landed(tasks, future.result())
+
+    def stop_overlap(self) -> None:
+        """The end of the overlapped pass, however it ends. A pass that failed or was stopped with
+        a batch in flight waits for it to land and records what the CRM answered; if the batch
+        failed too, or cannot be recorded, its rows stay `unknown` (the next run reconciles them)
+        and the failure that ended the pass is the one raised."""
+        flight, self._flight = self._flight, None
+        if flight is not None:
+            tasks, future = flight
+            wait([future])
+            if future.exception() is None:
+                with contextlib.suppress(Exception):
+                    self._landed(tasks, future.result())
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self.overlap = False
+
+    def _landed(self, tasks: list[Any], results: list[WriteResult]) -> None:
+        """A create batch's results: recorded in the state, then reported."""
+        self.hook("after_crm_write")
+        self.store.record_creates(results, self.now)
+        self.created_sent += len(tasks)
+        self.progress("creating tasks", self.created_sent, None)
+        for task, res in zip(tasks, results, strict=True):
+            if res.ok:
+                self.report.add("created", task_item(task, res.crm_id))
+            elif res.unknown:
+                self.report.counts["unknown"] += 1
+                self.report.error(f"create {task.key} (contact {task.contact_id}): outcome unknown, will reconcile: {res.error}")
+            else:
+                self.report.error(f"create {task.key} (contact {task.contact_id}): {res.error}"
+                                  + (" (will retry)" if res.retryable else ""))
 
     def report_unwritten(self) -> None:
         """Every run names the creates that could not be written (refused by the CRM, or waiting

@@ -62,10 +62,12 @@ def plan_as_read(run: SyncRun) -> None:
     # the engine's chunks smaller: the first writes go out after 5 pages, not 25
     planner = partial(plan_iter, chunk=CHUNK) if run.planner is plan_iter else run.planner
     reader = ReadAhead(run.crm.read_contacts(run.read_context()))
+    run.pusher.overlap = True  # each create batch leaves on the write thread while the next chunk is planned
     try:
         run._plan_pass(Snapshot(run.report.account, _arriving(run, reader), owners, run.owner_load(owners)),
                        planner=planner)
     finally:
+        run.pusher.stop_overlap()
         reader.close()
     if run.store.needs_plan(limit=1):
         run.plan()

@@ -11,6 +11,10 @@ real client, real HTTP to the emulator.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from contextlib import closing
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -31,6 +35,7 @@ from support.hubspot import (
 
 from connector.crm.hubspot import HubSpotCRM
 from connector.crm.hubspot.emulator import HubSpotEmulator
+from connector.store_factory import state_location
 from sequences.engine import plan_iter
 
 READ = "GET /crm/v3/objects/contacts"  # a first read: the bulk config's rule (email exists) lists every contact
@@ -113,6 +118,43 @@ def test_a_read_that_fails_part_way_leaves_its_work_to_the_next_run(hubspot_emul
     assert again.status == "ok", again.errors[:3]
     tasks = assert_converged(portal)
     assert report.counts["created"] + again.counts["created"] == len(tasks)
+
+
+def test_a_create_batch_is_on_its_way_while_the_next_chunk_is_planned(hubspot_emulator: HubSpotEmulator,
+                                                                       tmp_path: Path) -> None:
+    """Create batches leave on the write thread: the first batch that ends a chunk (fewer than a batch of
+    pending intents left behind it) waits, while it is out, for the run to record the next chunk's intents,
+    which the run can only do if it is not waiting for that batch; every batch is recorded by the end."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
+    emu.seed_contacts(CONTACTS, seed=5)
+    crm = adapter(portal)
+    state = state_location(portal.loaded).path
+    send = crm.create_tasks
+    seen: list[tuple[str, int, int]] = []  # (thread, intents when the batch left, intents while it was out)
+
+    def count(sql: str) -> int:
+        with closing(sqlite3.connect(state, timeout=10)) as db:
+            return int(db.execute(sql).fetchone()[0])
+
+    def create_tasks(tasks: Any) -> Any:
+        before = after = count("SELECT count(*) FROM tasks")
+        if not any(a > b for _, b, a in seen) and count("SELECT count(*) FROM tasks WHERE status = 'pending'") < 100:
+            deadline = time.monotonic() + 5
+            while after == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+                after = count("SELECT count(*) FROM tasks")
+        seen.append((threading.current_thread().name, before, after))
+        return send(tasks)
+
+    crm.create_tasks = create_tasks  # type: ignore[method-assign]  # our adapter, observed (the client is real)
+    report = portal.sync(START, crm=crm, planner=PLANNER)
+    assert report.status == "ok", report.errors[:3]
+    assert {name for name, _, _ in seen} == {"cadence-write_0"}
+    assert any(after > before for _, before, after in seen), "no intent was recorded while a batch was out"
+    assert count("SELECT count(*) FROM tasks WHERE status NOT IN ('created', 'closed')") == 0
+    tasks = assert_converged(portal)
+    assert report.counts["created"] == len(tasks) > 1_000
 
 
 def test_only_a_first_sync_of_a_new_state_streams(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
