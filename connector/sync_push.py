@@ -51,7 +51,8 @@ class Pusher:
     of the safety steps does not change: the batch's rows are marked `unknown` before it leaves,
     and its results are recorded (on the run's thread, which owns the state) before the next
     batch is sent and before the run ends; a run that fails or is stopped meanwhile waits for the
-    batch to land and leaves its rows `unknown`, which the next run reconciles."""
+    batch to land and records it (`stop_overlap`), or, if that cannot be done, leaves its rows
+    `unknown`, which the next run reconciles."""
 
     def __init__(self, crm: CRM, store: Store, report: SyncReport, now: datetime, *,
                  check_stop: Callable[[], None], progress: Callable[..., None], hook: Callable[[str], None]):
