@@ -314,20 +314,21 @@ def _from_floor(store, req, groups, floor: int, keep) -> tuple[list, int]:
     ids, indexed = store.ids, store.indexed
     fixed = all(not hasattr(f, "id_floor") and not hasattr(f, "live") for g in groups for f in g)
     if not fixed:
-        start = bisect_left(ids, floor)
-        if keep is None:
-            return [(oid, indexed[oid]) for oid in ids[start:] if oid in indexed], 0
-        return [(oid, p) for oid in ids[start:] if (p := indexed.get(oid)) is not None and keep(oid, p)], 0
+        return _matching(ids[bisect_left(ids, floor):], indexed, keep), 0
     key = (tuple(tuple(sorted(f.source for f in g)) for g in groups), req["query"], store.version)
     cached = store.search_cache
     if cached is None or cached[0] != key:
-        if keep is None:
-            matches = [(oid, indexed[oid]) for oid in ids if oid in indexed]
-        else:
-            matches = [(oid, p) for oid in ids if (p := indexed.get(oid)) is not None and keep(oid, p)]
+        matches = _matching(ids, indexed, keep)
         cached = store.search_cache = (key, [oid for oid, _ in matches], matches)
     _, oids, matches = cached
     return matches, bisect_left(oids, floor)
+
+
+def _matching(ids, indexed, keep) -> list:
+    """(id, properties) of the ids (in their order) that search sees and `keep` accepts (None: all)."""
+    if keep is None:
+        return [(oid, indexed[oid]) for oid in ids if oid in indexed]
+    return [(oid, p) for oid in ids if (p := indexed.get(oid)) is not None and keep(oid, p)]
 
 
 def execute(store, req) -> tuple[int, list[tuple[int, dict]], int | None]:
