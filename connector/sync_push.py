@@ -9,6 +9,8 @@ before anything is re-sent.
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ FIRST_RETRY = timedelta(minutes=1)  # after a create failed retryably; doubled a
 LAST_RETRY = timedelta(hours=1)  # the longest wait between two tries of a retryable failure
 REFUSED_RETRY = timedelta(hours=24)  # a create the CRM refused (a person must fix something) is tried again daily
 UNWRITTEN_SHOWN = 5  # unwritten tasks named in the report (all are counted)
+OUT_AT_ONCE = 8  # create batches handed to the write thread and not yet recorded (overlap); sent one at a time
 
 
 def retry_at(row: LedgerRow) -> datetime | None:
@@ -31,6 +34,10 @@ def retry_at(row: LedgerRow) -> datetime | None:
     if row.status == FAILED:
         return row.updated_at + REFUSED_RETRY
     return row.updated_at + min(FIRST_RETRY * 2 ** min(row.attempts - 1, 12), LAST_RETRY)
+
+
+class _NotSent(Exception):
+    """A batch the write thread did not send because one before it failed (its rows stay `unknown`)."""
 
 
 def call_batch(method: Callable[[Sequence[Any]], list[WriteResult]], items: Sequence[Any]) -> list[WriteResult]:
@@ -46,13 +53,16 @@ class Pusher:
     """Sends a run's recorded closes and creates; remembers what it sent so that a write that
     failed (retryably) waits for the next run instead of being re-sent within this one.
 
-    With `overlap` on (a streamed first sync: connector/sync_stream.py), a create batch is sent on
-    a thread of its own while the run goes on planning, one batch in flight at a time. The order
-    of the safety steps does not change: the batch's rows are marked `unknown` before it leaves,
-    and its results are recorded (on the run's thread, which owns the state) before the next
-    batch is sent and before the run ends; a run that fails or is stopped meanwhile waits for the
-    batch to land and records it (`stop_overlap`), or, if that cannot be done, leaves its rows
-    `unknown`, which the next run reconciles."""
+    With `overlap` on (a streamed first sync: connector/sync_stream.py), create batches are handed
+    to a write thread that sends them one after another while the run goes on planning, up to
+    OUT_AT_ONCE of them out and not yet recorded: the writes use every request the rate limit
+    leaves the read, instead of waiting for the planner between chunks (the first batch of the pass
+    goes alone: a refusal that would refuse them all is seen on one). The order of the safety
+    steps does not change: a batch's rows are marked `unknown` before it is handed over, and its
+    results are recorded on the run's thread (which owns the state), in the order the batches
+    were sent, before the run ends. A run that fails or is stopped meanwhile takes back the
+    batches not yet sent and records the ones that land (`stop_overlap`); rows it cannot record
+    stay `unknown`, which the next run reconciles before anything is sent again."""
 
     def __init__(self, crm: CRM, store: Store, report: SyncReport, now: datetime, *,
                  check_stop: Callable[[], None], progress: Callable[..., None], hook: Callable[[str], None]):
@@ -65,7 +75,8 @@ class Pusher:
         self.created_sent = 0  # creates sent and recorded this run (the progress figure)
         self.overlap = False
         self._pool: ThreadPoolExecutor | None = None
-        self._flight: tuple[list[Any], Future[list[WriteResult]]] | None = None
+        self._flights: deque[tuple[list[Any], Future[list[WriteResult]]]] = deque()  # out, oldest first
+        self._refused = threading.Event()  # a batch out raised: the write thread sends no more
 
     def push_closes(self) -> None:
         after = ""
@@ -90,7 +101,7 @@ class Pusher:
 
     def push_creates(self, final: bool = True) -> None:
         """Send pending creates in batches; until `final`, only full batches (no half-empty requests).
-        When `final`, the batch in flight (overlap) has landed and is recorded on return."""
+        When `final`, the batches out (overlap) have landed and are recorded on return."""
         size = self.size
         after = ""
         while rows := self.store.ledger([PENDING, FAILED], limit=size, after=after):
@@ -102,7 +113,9 @@ class Pusher:
             if not final and len(rows) < size:
                 break
             if self.batches_sent:
-                self.collect()  # the batch out (overlap) lands and is recorded first: one out at a time
+                # what landed is recorded first; the first batch alone, so a refusal that would refuse
+                # every batch (token, scopes, a property) ends the pass before more are handed over
+                self.collect(keep=OUT_AT_ONCE - 1 if self.overlap and self.batches_sent > 1 else 0)
                 self.hook("between_batches")
             self.check_stop()
             tasks = [r.task for r in rows]
@@ -115,29 +128,41 @@ class Pusher:
                 continue
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadence-write")
-            self._flight = (tasks, self._pool.submit(call_batch, self.crm.create_tasks, tasks))
+            self._flights.append((tasks, self._pool.submit(self._send, tasks)))
         if final:
             self.collect()
 
-    def collect(self) -> None:
-        """The batch in flight, if any, waited for and recorded (its failure raised here, as the
-        call's own would have been)."""
-        if self._flight is None:
-            return
-        tasks, future = self._flight
-        self._flight = None
-        self._landed(tasks, future.result())
+    def _send(self, tasks: list[Any]) -> list[WriteResult]:
+        """A batch on the write thread; after one that raised, the ones behind it are not sent."""
+        if self._refused.is_set():
+            raise _NotSent()
+        try:
+            return call_batch(self.crm.create_tasks, tasks)
+        except BaseException:
+            self._refused.set()
+            raise
+
+    def collect(self, keep: int = 0) -> None:
+        """The batches out that have landed recorded, oldest first, waiting for the oldest while more
+        than `keep` are out (a failure is raised here, as the call's own would have been)."""
+        while self._flights and (len(self._flights) > keep or self._flights[0][1].done()):
+            tasks, future = self._flights.popleft()
+            self._landed(tasks, future.result())
 
     def stop_overlap(self) -> None:
         """The end of the overlapped pass, however it ends. A pass that failed or was stopped with
-        a batch in flight waits for it to land and records what the CRM answered; if the batch
-        failed too, or cannot be recorded, its rows stay `unknown` (the next run reconciles them)
-        and the failure that ended the pass is the one raised."""
-        flight, self._flight = self._flight, None
-        if flight is not None:
-            tasks, future = flight
-            wait([future])
-            if future.exception() is None:
+        batches out takes back those not yet sent, waits for the one being sent and records what
+        the CRM answered for each that landed; the rows of a batch taken back, failed, or that cannot
+        be recorded stay `unknown` (the next run reconciles them) and the failure that ended the
+        pass is the one raised."""
+        flights, self._flights = list(self._flights), deque()
+        for _, future in flights:
+            future.cancel()  # only a batch the write thread has not started is taken back
+        self._refused.set()
+        wait([future for _, future in flights])
+        self._refused.clear()
+        for tasks, future in flights:
+            if not future.cancelled() and future.exception() is None:
                 with contextlib.suppress(Exception):
                     self._landed(tasks, future.result())
         if self._pool is not None:

@@ -174,3 +174,67 @@ def test_only_a_first_sync_of_a_new_state_streams(hubspot_emulator: HubSpotEmula
     seen = order(emu)
     assert later.status == "ok" and later.counts["created"] > 0
     assert seen.index(BATCH_CREATE) > max(i for i, t in enumerate(seen) if t == SEARCH)
+
+
+def test_several_create_batches_are_out_at_once(hubspot_emulator: HubSpotEmulator, tmp_path: Path) -> None:
+    """The write thread has the next batches waiting while it sends one: the second batch (the first goes
+    alone), once on the write thread, waits (up to 5 s) for the run to hand over two more (their rows
+    marked `unknown`), which the run can only do if it does not wait for each batch's answer before it
+    sends the next."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
+    emu.seed_contacts(CONTACTS, seed=5)
+    crm = adapter(portal)
+    state = state_location(portal.loaded).path
+    send = crm.create_tasks
+    calls: list[int] = []
+    out: list[int] = []  # rows handed over and not recorded, as the second batch waited
+
+    def unknown() -> int:
+        with closing(sqlite3.connect(state, timeout=10)) as db:
+            return int(db.execute("SELECT count(*) FROM tasks WHERE status = 'unknown'").fetchone()[0])
+
+    def create_tasks(tasks: Any) -> Any:
+        calls.append(len(tasks))
+        if len(calls) == 2:
+            deadline = time.monotonic() + 5
+            while (rows := unknown()) < 3 * len(tasks) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            out.append(rows)
+        return send(tasks)
+
+    crm.create_tasks = create_tasks  # type: ignore[method-assign]  # our adapter, observed (the client is real)
+    report = portal.sync(START, crm=crm, planner=PLANNER)
+    assert report.status == "ok", report.errors[:3]
+    assert out and out[0] >= 300, f"only {out} rows were out while the second batch was being sent"
+    tasks = assert_converged(portal)
+    assert report.counts["created"] == len(tasks) > 1_000
+
+
+def test_a_write_that_fails_with_batches_out_sends_none_twice(hubspot_emulator: HubSpotEmulator,
+                                                             tmp_path: Path) -> None:
+    """The third batch create is refused (401) while later batches wait on the write thread: the run fails,
+    the batches not yet sent are taken back (never sent), those that landed are recorded, and the next run
+    reconciles the rest and converges with every task created once."""
+    emu = hubspot_emulator
+    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
+    emu.seed_contacts(CONTACTS, seed=5)
+    crm = adapter(portal)
+    send = crm.create_tasks
+    calls: list[int] = []
+
+    def create_tasks(tasks: Any) -> Any:
+        calls.append(len(tasks))
+        if len(calls) == 3:
+            time.sleep(0.5)  # the run hands over more batches meanwhile
+            emu.faults.fail_next(1, status=401, path_glob="POST /crm/v3/objects/tasks/batch/create")
+        return send(tasks)
+
+    crm.create_tasks = create_tasks  # type: ignore[method-assign]  # our adapter, observed (the client is real)
+    report = portal.sync(START, crm=crm, planner=PLANNER)
+    assert report.status != "ok" and any("401" in e for e in report.errors), report.errors[:3]
+    assert len(calls) == 3 and emu.count("tasks") == 200 == report.counts["created"]
+    again = portal.sync(START + timedelta(minutes=10), crm=adapter(portal))
+    assert again.status == "ok", again.errors[:3]
+    tasks = assert_converged(portal)
+    assert emu.count("tasks") == len(tasks) == report.counts["created"] + again.counts["created"]
