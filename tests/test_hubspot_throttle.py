@@ -42,6 +42,7 @@ def greedy_run(tier: str, seconds: float, is_search: Callable[[int], bool]) -> t
         if search:
             searches.append(clock.now)
         clock.now += 0.0005  # the request itself
+        bucket.answered(search)
         i += 1
     return times, searches
 
@@ -85,4 +86,24 @@ def test_off_never_waits() -> None:
     bucket.off()
     for i in range(1000):
         bucket.acquire(search=i % 2 == 0)
+        bucket.answered(i % 2 == 0)
     assert clock.now == 0.0 and bucket.waits == 0
+
+
+@pytest.mark.parametrize("late", [0.15, 0.6])
+def test_a_search_that_reaches_hubspot_late_never_makes_six_in_a_second(late: float) -> None:
+    """Searches one after another, each answered 5 ms after it reaches HubSpot; one in ten reaches it up to
+    `late` s after it leaves (the network, a busy process), and lands beside the next one, sent on time. No
+    second of arrivals holds more than 5 (spacing alone, at 4.5 a second, lets six land in one second once
+    an arrival is 0.11 s late), and the rate stays near 4.5 a second."""
+    rng = random.Random(11)
+    clock = SimClock()
+    bucket = Throttle(100, 5, 0.9, clock=clock, sleep=clock.sleep)
+    arrivals: list[float] = []
+    while clock.now < 120.0:
+        bucket.acquire(search=True)
+        arrivals.append(clock.now + (rng.uniform(0, late) if rng.random() < 0.1 else 0.002))
+        clock.now = arrivals[-1] + 0.005
+        bucket.answered(True)
+    assert most_in_window(sorted(arrivals), 1.0) <= 5
+    assert len(arrivals) / 120 >= (4.3 if late < 0.2 else 3.9)

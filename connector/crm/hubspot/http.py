@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -65,7 +66,16 @@ class Throttle:
     truncated count. Each bucket holds what HubSpot's window allows on top of its rate
     (less one second of network jitter): `per_ten_seconds - rate * 11` requests (at least
     one), so no 10-second window holds more than `per_ten_seconds` requests and no second
-    more than `search_per_second` searches. Kept as theoretical arrival times (GCRA)."""
+    more than `search_per_second` searches. Kept as theoretical arrival times (GCRA).
+
+    Spacing alone cannot keep the search count: HubSpot counts a search when it reaches it, and a
+    search that reaches it late (network, a busy process) lands beside the next one, sent on time
+    (six in one second at 4.5 a second takes a delay of 0.11 s). So a search is also held until the
+    window it will land in has room whatever the delays: the searches out (reserved, not answered)
+    count as in it, and of those answered, the ones answered less than a second before it leaves
+    (HubSpot counted each before it answered). `answered()` is told when each search's answer is
+    back. With one reader whose answers take L seconds this caps it at 5 / (1 + L) a second when
+    that is below the rate (L = 0.05 s: 4.76)."""
 
     def __init__(self, per_ten_seconds: int, search_per_second: int, share: float = 0.9,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -75,6 +85,9 @@ class Throttle:
                        burst=max(1.0, per_ten_seconds - per_ten_seconds * share / WINDOW * (WINDOW + JITTER)),
                        search_burst=max(1.0, search_per_second - search_per_second * share * (1.0 + JITTER)))
         self._lock = threading.Lock()
+        self.search_window = search_per_second  # searches HubSpot takes in any one second
+        self._answered: deque[float] = deque(maxlen=max(1, search_per_second))  # newest last
+        self._searching = 0  # searches reserved and not answered yet
         self.waited = 0.0
         self.waits = 0  # times a call waited for the budget (for the metrics)
 
@@ -92,20 +105,52 @@ class Throttle:
         """Take a request's turn (and a search's), waiting for it. The turn is reserved under the
         lock and waited for outside it: a search waiting for its own bucket never holds up a write
         on another thread (the first sync reads on one thread while it writes on another)."""
-        with self._lock:
-            now = self.clock()
-            wait = max(0.0, self._due(self._next, self.rate, self.burst, now),
-                       self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
-            at = now + wait
-            if self.rate:
-                self._next = max(self._next, at) + 1 / self.rate
-            if search and self.search_rate:
-                self._next_search = max(self._next_search, at) + 1 / self.search_rate
-            if wait > 0:
-                self.waited += wait
-                self.waits += 1
+        guarded = search and bool(self.search_rate)
+        while True:
+            with self._lock:
+                now = self.clock()
+                held = self._held(now) if guarded else 0.0
+                if held is None:  # every search the window may hold is out: wait for an answer
+                    self.waited += 0.05
+                else:
+                    wait = max(0.0, held, self._due(self._next, self.rate, self.burst, now),
+                               self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
+                    at = now + wait
+                    if self.rate:
+                        self._next = max(self._next, at) + 1 / self.rate
+                    if guarded:
+                        self._next_search = max(self._next_search, at) + 1 / self.search_rate
+                        self._searching += 1
+                    if wait > 0:
+                        self.waited += wait
+                        self.waits += 1
+            if held is not None:
+                break
+            pause(0.05, self.sleep, self.stop)
         if wait > 0:
-            pause(wait, self.sleep, self.stop)
+            try:
+                pause(wait, self.sleep, self.stop)
+            except BaseException:
+                self.answered(search)  # never sent: its place in the window is given back
+                raise
+
+    def _held(self, now: float) -> float | None:
+        """Seconds a search must wait for HubSpot's one-second window to have room for it (None: it
+        cannot be known before another search is answered)."""
+        room = self.search_window - 1 - self._searching  # besides this search and those out
+        if room < 0:
+            return None
+        newest = sorted(self._answered, reverse=True)
+        return 0.0 if len(newest) <= room else max(0.0, newest[room] + 1.0 - now)
+
+    def answered(self, search: bool) -> None:
+        """A search reserved by `acquire` has its answer (or failed, or was never sent)."""
+        if not search:
+            return
+        with self._lock:
+            if self._searching:
+                self._searching -= 1
+                self._answered.append(self.clock())
 
     @staticmethod
     def _due(next_at: float, rate: float, burst: float, now: float) -> float:
@@ -213,6 +258,8 @@ class Caller:
                     with self._count:
                         self.rate_limited += 1
                 raise sorted_exc from None
+            finally:
+                self.throttle.answered(search)
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
