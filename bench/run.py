@@ -258,7 +258,9 @@ class Bench:
             cpu_rows.append([n, ms, limit if limit is not None else "-"])
             if limit is not None:
                 targets.append(target(f"sync CPU per contact at {n:,} contacts, first sync (ms)", ms, limit, at_most=True,
-                                      note="the sync alone, child process; half of issue 14's 0.52 / 0.70 ms"))
+                                      note="the sync alone, child process; half of issue 14's 0.52 / 0.70 ms, "
+                                           "milliseconds of the issue's machine: bench/then_and_now.py "
+                                           "compares with the issue's code on this one"))
         t3 = table("Sync CPU per contact, first sync (the sync alone in a child process, imports included)",
                    ["contacts", "CPU ms per contact", "target ms"], cpu_rows)
         return {"sizes": per_size}, [t, t2, t3], targets
@@ -463,7 +465,9 @@ class Bench:
                    "tasks.csv rewritten", "appends"], rows)
         targets = [target("local CRM first sync of 100,000 contacts: wall s", big["wall_s"] if big else None, LOCAL_100K_S,
                           at_most=True, unit=" s", note=f"issue 14; wall s per 1,000 vary {spread}x across "
-                                                        f"{', '.join(f'{n:,}' for n in self.sizes['local'])}")]
+                                                        f"{', '.join(f'{n:,}' for n in self.sizes['local'])}; "
+                                                        "seconds of the issue's machine: bench/then_and_now.py "
+                                                        "compares with the issue's code on this one")]
         return data, [t], targets
 
     def part_memory(self) -> tuple[dict[str, Any], list[dict], list[dict]]:
