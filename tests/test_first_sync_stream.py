@@ -64,6 +64,13 @@ def first_sync(emu: HubSpotEmulator, directory: Path, *, streams: bool = True, c
     return portal, report
 
 
+def seeded(emu: HubSpotEmulator, directory: Path) -> tuple[Portal, HubSpotCRM]:
+    """The bulk config on CONTACTS seeded contacts, and an adapter for its first sync."""
+    portal = Portal(emu, directory, bulk_config("pro"), owners=3, seed=5)
+    emu.seed_contacts(CONTACTS, seed=5)
+    return portal, adapter(portal)
+
+
 def order(emu: HubSpotEmulator) -> list[str]:
     return [e.template for e in emu.requests()]
 
@@ -102,8 +109,7 @@ def test_a_read_that_fails_part_way_leaves_its_work_to_the_next_run(hubspot_emul
     had planned recorded and some of it sent; the next run reads again from the start and converges, with
     no task created twice."""
     emu = hubspot_emulator
-    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
-    emu.seed_contacts(CONTACTS, seed=5)
+    portal, crm = seeded(emu, tmp_path / "ws")
     armed: list[str] = []
 
     def hook(point: str) -> None:
@@ -111,7 +117,7 @@ def test_a_read_that_fails_part_way_leaves_its_work_to_the_next_run(hubspot_emul
             armed.append(point)
             emu.faults.fail_next(1, status=400, path_glob="/crm/v3/objects/contacts")
 
-    report = portal.sync(START, crm=adapter(portal), hook=hook, planner=PLANNER)
+    report = portal.sync(START, crm=crm, hook=hook, planner=PLANNER)
     assert armed and report.status != "ok" and report.counts["created"] > 0
     assert any("400" in e for e in report.errors), report.errors
     again = portal.sync(START + timedelta(minutes=10), crm=adapter(portal))
@@ -126,9 +132,7 @@ def test_a_create_batch_is_on_its_way_while_the_next_chunk_is_planned(hubspot_em
     pending intents left behind it) waits, while it is out, for the run to record the next chunk's intents,
     which the run can only do if it is not waiting for that batch; every batch is recorded by the end."""
     emu = hubspot_emulator
-    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
-    emu.seed_contacts(CONTACTS, seed=5)
-    crm = adapter(portal)
+    portal, crm = seeded(emu, tmp_path / "ws")
     state = state_location(portal.loaded).path
     send = crm.create_tasks
     seen: list[tuple[str, int, int]] = []  # (thread, intents when the batch left, intents while it was out)
@@ -182,9 +186,7 @@ def test_several_create_batches_are_out_at_once(hubspot_emulator: HubSpotEmulato
     marked `unknown`), which the run can only do if it does not wait for each batch's answer before it
     sends the next."""
     emu = hubspot_emulator
-    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
-    emu.seed_contacts(CONTACTS, seed=5)
-    crm = adapter(portal)
+    portal, crm = seeded(emu, tmp_path / "ws")
     state = state_location(portal.loaded).path
     send = crm.create_tasks
     calls: list[int] = []
@@ -217,9 +219,7 @@ def test_a_write_that_fails_with_batches_out_sends_none_twice(hubspot_emulator: 
     the batches not yet sent are taken back (never sent), those that landed are recorded, and the next run
     reconciles the rest and converges with every task created once."""
     emu = hubspot_emulator
-    portal = Portal(emu, tmp_path / "ws", bulk_config("pro"), owners=3, seed=5)
-    emu.seed_contacts(CONTACTS, seed=5)
-    crm = adapter(portal)
+    portal, crm = seeded(emu, tmp_path / "ws")
     send = crm.create_tasks
     calls: list[int] = []
 
