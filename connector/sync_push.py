@@ -156,13 +156,11 @@ class Pusher:
         be recorded stay `unknown` (the next run reconciles them) and the failure that ended the
         pass is the one raised."""
         flights, self._flights = list(self._flights), deque()
-        for _, future in flights:
-            future.cancel()  # only a batch the write thread has not started is taken back
-        self._refused.set()
+        self._refused.set()  # a batch the write thread has not started is not sent (_NotSent)
         wait([future for _, future in flights])
         self._refused.clear()
         for tasks, future in flights:
-            if not future.cancelled() and future.exception() is None:
+            if future.exception() is None:
                 with contextlib.suppress(Exception):
                     self._landed(tasks, future.result())
         if self._pool is not None:

@@ -110,9 +110,7 @@ class Throttle:
             with self._lock:
                 now = self.clock()
                 held = self._held(now) if guarded else 0.0
-                if held is None:  # every search the window may hold is out: wait for an answer
-                    self.waited += 0.05
-                else:
+                if held is not None:
                     wait = max(0.0, held, self._due(self._next, self.rate, self.burst, now),
                                self._due(self._next_search, self.search_rate, self.search_burst, now) if search else 0.0)
                     at = now + wait
@@ -124,8 +122,8 @@ class Throttle:
                     if wait > 0:
                         self.waited += wait
                         self.waits += 1
-            if held is not None:
-                break
+                    break
+                self.waited += 0.05  # every search the window may hold is out: wait for an answer
             pause(0.05, self.sleep, self.stop)
         if wait > 0:
             try:
@@ -140,8 +138,8 @@ class Throttle:
         room = self.search_window - 1 - self._searching  # besides this search and those out
         if room < 0:
             return None
-        newest = sorted(self._answered, reverse=True)
-        return 0.0 if len(newest) <= room else max(0.0, newest[room] + 1.0 - now)
+        answered = self._answered  # in the order answered: oldest first
+        return 0.0 if len(answered) <= room else max(0.0, answered[-1 - room] + 1.0 - now)
 
     def answered(self, search: bool) -> None:
         """A search reserved by `acquire` has its answer (or failed, or was never sent)."""
